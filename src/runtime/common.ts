@@ -1,0 +1,83 @@
+/**
+ * Pieces the runtime adapters share: the web-standard clock, error-code
+ * mapping and address normalization. Only adapters import this file.
+ *
+ * @module
+ */
+import type { Clock, ConnectFailure } from "./types.ts";
+import type { SocketAddress } from "../net/address.ts";
+
+/** The clock every runtime offers through web-standard globals. */
+export const webClock: Clock = {
+  now: () => performance.now(),
+  wallNow: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as number),
+  setInterval: (fn, ms) => setInterval(fn, ms),
+  clearInterval: (handle) => clearInterval(handle as number),
+};
+
+/** Strips the IPv4-mapped prefix dual-stack sockets report (`::ffff:1.2.3.4`). */
+export function normalizeIp(ip: string): string {
+  return ip.startsWith("::ffff:") && ip.indexOf(".") > 0 ? ip.slice(7) : ip;
+}
+
+/** Builds a {@linkcode SocketAddress} from what a socket reports. */
+export function socketAddress(host: string | undefined, port: number | undefined): SocketAddress {
+  return { host: normalizeIp(host ?? ""), port: port ?? 0 };
+}
+
+const FAILURE_BY_CODE: Record<string, ConnectFailure> = {
+  ECONNREFUSED: "refused",
+  ConnectionRefused: "refused",
+  ETIMEDOUT: "timeout",
+  TimedOut: "timeout",
+  EHOSTUNREACH: "unreachable",
+  ENETUNREACH: "unreachable",
+  EHOSTDOWN: "unreachable",
+  ENETDOWN: "unreachable",
+  EADDRNOTAVAIL: "unreachable",
+  ENOTFOUND: "dns",
+  EAI_AGAIN: "dns",
+  EAI_NONAME: "dns",
+  ECONNRESET: "reset",
+  ConnectionReset: "reset",
+  EPIPE: "reset",
+};
+
+/** Maps an error's `code` (or Deno's error `name`) to a {@linkcode ConnectFailure}. */
+export function connectFailureOf(error: unknown): ConnectFailure {
+  const e = error as { code?: string; name?: string; message?: string };
+  const byCode = (e?.code && FAILURE_BY_CODE[e.code]) || (e?.name && FAILURE_BY_CODE[e.name]);
+  if (byCode) return byCode;
+  const message = String(e?.message ?? "");
+  if (/refused/i.test(message)) return "refused";
+  if (/timed? ?out/i.test(message)) return "timeout";
+  if (/unreachable/i.test(message)) return "unreachable";
+  if (/getaddrinfo|dns|name (or service )?not known|failed to lookup/i.test(message)) return "dns";
+  if (/reset/i.test(message)) return "reset";
+  return "error";
+}
+
+const LISTEN_REASON: Record<string, string> = {
+  EADDRINUSE: "address in use",
+  AddrInUse: "address in use",
+  EACCES: "permission denied",
+  PermissionDenied: "permission denied",
+  EADDRNOTAVAIL: "address not available",
+  AddrNotAvailable: "address not available",
+};
+
+/** Turns a listen failure into `Cannot listen on host:port: reason`. */
+export function listenError(what: string, error: unknown): Error {
+  const e = error as { code?: string; name?: string; message?: string };
+  const reason = (e?.code && LISTEN_REASON[e.code]) || (e?.name && LISTEN_REASON[e.name]) ||
+    (/in use/i.test(String(e?.message)) ? "address in use" : String(e?.message ?? error));
+  return new Error(`Cannot listen on ${what}: ${reason}`);
+}
+
+/** A short description of an error for logs. */
+export function errorText(error: unknown): string {
+  const e = error as { code?: string; message?: string };
+  return e?.code ? `${e.code}` : String(e?.message ?? error);
+}

@@ -1,0 +1,27 @@
+/**
+ * The one place that decides which runtime adapter runs.
+ *
+ * @module
+ */
+import { createBunRuntime } from "./bun.ts";
+import { createDenoRuntime } from "./deno.ts";
+import { nodeRuntime } from "./node.ts";
+import type { Runtime } from "./types.ts";
+
+let selected: Runtime | undefined;
+
+/**
+ * Returns the adapter for the runtime this process runs on (memoized).
+ *
+ * @example
+ * ```ts
+ * const runtime = selectRuntime();
+ * console.log(runtime.name); // "deno", "bun" or "node"
+ * ```
+ */
+export function selectRuntime(): Runtime {
+  if (selected) return selected;
+  const g = globalThis as { Bun?: unknown; Deno?: unknown };
+  selected = g.Bun ? createBunRuntime() : g.Deno ? createDenoRuntime() : nodeRuntime;
+  return selected;
+}

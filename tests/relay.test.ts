@@ -1,0 +1,153 @@
+/**
+ * The runtime adapter's relay, through real loopback sockets: integrity,
+ * half-close both ways, resets, abort. Runs on whichever runtime runs the suite.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import type * as net from "node:net";
+import { selectRuntime } from "../src/runtime/select.ts";
+import type { Relay, RelayResult, RelayTally, TcpListener } from "../src/runtime/types.ts";
+import { closed, connect, delay, digestUntilEnd, ended, readAll, sendRandom, startServer, type TestServer, waitFor } from "./helpers/net.ts";
+
+const runtime = selectRuntime();
+
+/** A bare proxy made of the adapter's three TCP ports and nothing else. */
+async function startBareProxy(backendPort: number) {
+  const relays: { relay: Relay; tally: RelayTally; result?: RelayResult }[] = [];
+  const listener: TcpListener = await runtime.listenTcp({ host: "127.0.0.1", port: 0 }, async (client) => {
+    const upstream = await runtime.connectTcp({ host: "127.0.0.1", port: backendPort, timeoutMs: 2000 });
+    const tally = { up: 0, down: 0 };
+    const entry: (typeof relays)[number] = { relay: runtime.relayTcp(client, upstream, tally), tally };
+    relays.push(entry);
+    entry.result = await entry.relay.done;
+  });
+  /** The relay for the `index`-th connection, once it exists. */
+  async function relayAt(index: number) {
+    assert.ok(await waitFor(() => relays.length > index), "the proxy never relayed the connection");
+    return relays[index];
+  }
+  return { port: listener.address.port, relays, relayAt, close: () => listener.close() };
+}
+
+describe(`relay on ${runtime.name}`, () => {
+  let backend: TestServer;
+  let onBackend: (socket: net.Socket) => void = () => {};
+  let proxy: Awaited<ReturnType<typeof startBareProxy>>;
+
+  before(async () => {
+    backend = await startServer((socket) => onBackend(socket));
+    proxy = await startBareProxy(backend.port);
+  });
+
+  after(async () => {
+    await proxy.close();
+    await backend.close();
+  });
+
+  test("relay carries 64 MiB each way intact and counts every byte", async () => {
+    const size = 64 << 20;
+    const backendSide = new Promise<{ received: { bytes: number; sha256: string }; sent: string }>((resolve) => {
+      onBackend = (socket) => {
+        const received = digestUntilEnd(socket);
+        const sent = sendRandom(socket, size);
+        Promise.all([received, sent]).then(([r, s]) => resolve({ received: r, sent: s }));
+      };
+    });
+    const index = proxy.relays.length;
+    const client = await connect(proxy.port);
+    const [clientSent, clientReceived] = await Promise.all([sendRandom(client, size), digestUntilEnd(client)]);
+    const server = await backendSide;
+    assert.equal(server.received.bytes, size);
+    assert.equal(server.received.sha256, clientSent);
+    assert.equal(clientReceived.bytes, size);
+    assert.equal(clientReceived.sha256, server.sent);
+    await closed(client);
+    const entry = await proxy.relayAt(index);
+    const result = await entry.relay.done;
+    assert.ok(result.outcome === "client_closed" || result.outcome === "upstream_closed", result.outcome);
+    assert.deepEqual(entry.tally, { up: size, down: size });
+  });
+
+  test("client half-close: the client's FIN reaches the backend and the whole reply still comes back", async () => {
+    onBackend = async (socket) => {
+      const request = await readAll(socket); // only ends when the client's FIN arrives
+      await sendRandom(socket, 4 << 20, { end: false });
+      socket.end(`|${request.toString()}|done`);
+    };
+    const index = proxy.relays.length;
+    const client = await connect(proxy.port);
+    client.end("ping");
+    const reply = await readAll(client);
+    assert.equal(reply.length, (4 << 20) + "|ping|done".length);
+    assert.equal(reply.subarray(-10).toString(), "|ping|done");
+    await closed(client);
+    assert.equal((await (await proxy.relayAt(index)).relay.done).outcome, "client_closed");
+  });
+
+  test("upstream half-close: the backend's FIN reaches the client, which can still send", async () => {
+    const backendGot = new Promise<string>((resolve) => {
+      onBackend = (socket) => {
+        socket.end("banner"); // FIN first, then keep reading
+        readAll(socket).then((b) => resolve(b.toString()));
+      };
+    });
+    const index = proxy.relays.length;
+    const client = await connect(proxy.port);
+    const banner = await readAll(client); // ends on the backend's FIN
+    assert.equal(banner.toString(), "banner");
+    client.end("sent after the backend's FIN");
+    assert.equal(await backendGot, "sent after the backend's FIN");
+    await closed(client);
+    assert.equal((await (await proxy.relayAt(index)).relay.done).outcome, "upstream_closed");
+  });
+
+  test("a client reset mid-stream ends the relay as client_error and closes the backend side", async () => {
+    let backendSocket: net.Socket | undefined;
+    onBackend = (socket) => {
+      backendSocket = socket;
+      socket.on("data", () => {});
+    };
+    const index = proxy.relays.length;
+    const client = await connect(proxy.port);
+    client.write(Buffer.alloc(64 * 1024));
+    await delay(50);
+    client.resetAndDestroy();
+    const result = await (await proxy.relayAt(index)).relay.done;
+    assert.equal(result.outcome, "client_error");
+    assert.ok(backendSocket);
+    await ended(backendSocket);
+  });
+
+  test("a backend reset ends the relay as upstream_error and closes the client", async () => {
+    onBackend = (socket) => {
+      socket.write("partial");
+      setTimeout(() => socket.resetAndDestroy(), 50);
+    };
+    const index = proxy.relays.length;
+    const client = await connect(proxy.port);
+    client.on("error", () => {});
+    client.on("data", () => {});
+    const result = await (await proxy.relayAt(index)).relay.done;
+    assert.equal(result.outcome, "upstream_error");
+    await ended(client);
+  });
+
+  test("abort() closes both sides at once and reports aborted", async () => {
+    let backendSocket: net.Socket | undefined;
+    onBackend = (socket) => {
+      backendSocket = socket;
+      socket.on("data", () => {});
+    };
+    const index = proxy.relays.length;
+    const client = await connect(proxy.port);
+    client.on("error", () => {});
+    client.write("hello");
+    await delay(50);
+    const entry = await proxy.relayAt(index);
+    entry.relay.abort();
+    entry.relay.abort(); // idempotent
+    assert.equal((await entry.relay.done).outcome, "aborted");
+    await ended(client);
+    await ended(backendSocket!);
+  });
+});
