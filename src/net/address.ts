@@ -83,6 +83,7 @@ export function parseAddress(text: string, options: ParseAddressOptions = {}): P
     const colon = text.lastIndexOf(":");
     if (colon < 0 || text.indexOf(":") !== colon) {
       if (options.defaultHost !== undefined && colon < 0) {
+        if (!/^\d+$/.test(text)) return { ok: false, reason: `expected "[host:]port", got ${shown}` };
         host = options.defaultHost;
         portText = text;
       } else {

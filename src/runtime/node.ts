@@ -153,7 +153,11 @@ async function listenTcp(options: ListenTcpOptions, onConnection: (conn: TcpConn
   const bound = server.address() as net.AddressInfo;
   return {
     address: socketAddress(bound.address, bound.port),
-    close: () => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve())).then(() => {}),
+    // close() unbinds at once but calls back only when every connection has ended; do not wait for that.
+    close: () => {
+      if (server.listening) server.close();
+      return Promise.resolve();
+    },
   };
 }
 

@@ -1,0 +1,11 @@
+/**
+ * Sluice: an L4 (TCP) proxy and load balancer. Runs unchanged under
+ * `deno run -A mod.ts`, `bun run mod.ts` and `node --import tsx mod.ts`.
+ *
+ * @module
+ */
+import { main } from "./src/main.ts";
+import { selectRuntime } from "./src/runtime/select.ts";
+
+const runtime = selectRuntime();
+runtime.exit(await main(runtime));

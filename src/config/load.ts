@@ -1,0 +1,158 @@
+/**
+ * Turning TOML text (or a plain object) into a {@linkcode Config}, or into
+ * every error found, each naming its key path and reason.
+ *
+ * @module
+ */
+import * as v from "valibot";
+import { parse as parseToml, TomlError } from "smol-toml";
+import { formatAddress, isWildcardHost, type SocketAddress } from "../net/address.ts";
+import { type Config, ConfigSchema, normalize } from "./schema.ts";
+
+/** One problem in a configuration: where, and why. */
+export interface ConfigIssue {
+  /** Key path such as `listeners[1].backends[0].address`; empty for the document itself. */
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Outcome of loading a configuration. */
+export type LoadResult = { ok: true; config: Config; warnings: ConfigIssue[] } | { ok: false; issues: ConfigIssue[] };
+
+/** Thrown by callers that want an exception; carries every issue. */
+export class ConfigError extends Error {
+  constructor(readonly source: string, readonly issues: readonly ConfigIssue[]) {
+    super(issues.map((i) => formatIssue(source, i)).join("\n"));
+    this.name = "ConfigError";
+  }
+}
+
+/** `source: path: message`, the form printed by `--validate`. */
+export function formatIssue(source: string, issue: ConfigIssue): string {
+  return issue.path ? `${source}: ${issue.path}: ${issue.message}` : `${source}: ${issue.message}`;
+}
+
+/** Parses TOML text into a plain document, or one issue pointing at the line and column. */
+export function parseTomlDocument(text: string): { ok: true; document: Record<string, unknown> } | { ok: false; issues: ConfigIssue[] } {
+  try {
+    return { ok: true, document: parseToml(text) as Record<string, unknown> };
+  } catch (error) {
+    if (!(error instanceof TomlError)) throw error;
+    const reason = error.message.split("\n")[0].replace(/^Invalid TOML document: /, "");
+    return { ok: false, issues: [{ path: "", message: `line ${error.line}, column ${error.column}: invalid TOML: ${reason}\n${error.codeblock}` }] };
+  }
+}
+
+/**
+ * Parses and validates TOML text.
+ *
+ * @example
+ * ```ts
+ * const r = loadToml('[[listeners]]\nlisten = ":8080"\nbackends = [{ address = "10.0.0.5:80" }]');
+ * if (r.ok) console.log(r.config.listeners[0].listen.port); // 8080
+ * ```
+ */
+export function loadToml(text: string): LoadResult {
+  const parsed = parseTomlDocument(text);
+  return parsed.ok ? loadObject(parsed.document) : parsed;
+}
+
+/** Validates an already-parsed document (TOML or built from the command line). */
+export function loadObject(document: unknown): LoadResult {
+  const result = v.safeParse(ConfigSchema, document);
+  if (!result.success) return { ok: false, issues: result.issues.map(toConfigIssue) };
+  const config = normalize(result.output);
+  const issues = crossChecks(config);
+  return issues.length ? { ok: false, issues } : { ok: true, config, warnings: warningsFor(config) };
+}
+
+/** Valid but probably not meant. */
+function warningsFor(config: Config): ConfigIssue[] {
+  return config.listeners.flatMap((listener, i) =>
+    listener.balance === "round-robin" && listener.backends.some((b) => b.weight !== 1)
+      ? [{ path: `listeners[${i}].balance`, message: `round-robin ignores weights; use "weighted" to honour them` }]
+      : []
+  );
+}
+
+type Issue = v.BaseIssue<unknown>;
+
+function toConfigIssue(issue: Issue): ConfigIssue {
+  const keys = (issue.path ?? []).map((item) => item.key as string | number);
+  return { path: formatPath(keys), message: describeIssue(issue, keys) };
+}
+
+/** `["listeners", 1, "backends", 0, "address"]` -> `listeners[1].backends[0].address`. */
+export function formatPath(keys: readonly (string | number)[]): string {
+  return keys.map((k, i) => (typeof k === "number" ? `[${k}]` : i === 0 ? k : `.${k}`)).join("");
+}
+
+function describeIssue(issue: Issue, keys: readonly (string | number)[]): string {
+  const got = issue.input === undefined ? "nothing" : JSON.stringify(issue.input);
+  switch (issue.type) {
+    case "strict_object":
+      if (issue.input === undefined && issue.expected !== "never") return "is required";
+      return `unknown key; expected one of: ${allowedKeysAt(keys.slice(0, -1)).join(", ")}`;
+    case "object":
+      return issue.input === undefined ? "is required" : `expected a table, got ${got}`;
+    case "picklist":
+      return `expected one of ${issue.expected?.replace(/[()]/g, "").split(" | ").join(", ")}; got ${got}`;
+    case "integer":
+      return `expected a whole number, got ${got}`;
+    case "min_value":
+      return `must be at least ${issue.requirement}, got ${got}`;
+    case "max_value":
+      return `must be at most ${issue.requirement}, got ${got}`;
+    case "string":
+    case "number":
+    case "boolean":
+    case "array":
+      if (issue.input === undefined) return "is required";
+      return `expected ${issue.type === "array" ? "an array" : `a ${issue.type}`}, got ${got}`;
+    default:
+      return issue.message;
+  }
+}
+
+/** The keys the schema allows at a path, found by walking the schema itself. */
+function allowedKeysAt(keys: readonly (string | number)[]): string[] {
+  // deno-lint-ignore no-explicit-any
+  let schema: any = ConfigSchema;
+  // deno-lint-ignore no-explicit-any
+  const unwrap = (s: any): any => (s?.wrapped ? unwrap(s.wrapped) : s?.pipe ? unwrap(s.pipe[0]) : s);
+  for (const key of keys) {
+    schema = unwrap(schema);
+    schema = typeof key === "number" ? schema?.item : schema?.entries?.[key];
+  }
+  return Object.keys(unwrap(schema)?.entries ?? {});
+}
+
+/** Checks that span several keys: duplicate names, clashing addresses. */
+function crossChecks(config: Config): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const names = new Map<string, number>();
+  const bound: { address: SocketAddress; path: string }[] = [];
+  const clash = (address: SocketAddress, path: string) => {
+    if (address.port === 0) return; // the OS picks distinct ports
+    const other = bound.find((b) => b.address.port === address.port &&
+      (b.address.host === address.host || isWildcardHost(b.address.host) || isWildcardHost(address.host)));
+    if (other) issues.push({ path, message: `${formatAddress(address)} overlaps ${other.path} (${formatAddress(other.address)})` });
+    bound.push({ address, path });
+  };
+  config.listeners.forEach((listener, i) => {
+    const seen = names.get(listener.name);
+    if (seen !== undefined) issues.push({ path: `listeners[${i}].name`, message: `duplicate name "${listener.name}" (also listeners[${seen}])` });
+    else names.set(listener.name, i);
+    clash(listener.listen, `listeners[${i}].listen`);
+    const backends = new Map<string, number>();
+    listener.backends.forEach((backend, j) => {
+      const key = formatAddress(backend.address);
+      const first = backends.get(key);
+      if (first !== undefined) {
+        issues.push({ path: `listeners[${i}].backends[${j}].address`, message: `duplicate backend ${key} (also backends[${first}]); raise its weight instead` });
+      } else backends.set(key, j);
+    });
+  });
+  if (config.admin) clash(config.admin.listen, "admin.listen");
+  return issues;
+}

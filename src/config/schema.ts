@@ -1,0 +1,152 @@
+/**
+ * The configuration schema: what `sluice.toml` may say, its defaults, and the
+ * normalized types the rest of the program uses (durations in milliseconds,
+ * addresses parsed once).
+ *
+ * @module
+ */
+import * as v from "valibot";
+import { BALANCER_NAMES, type BalancerName } from "../balance/registry.ts";
+import { formatAddress, parseAddress, type ParseAddressOptions, type ParseResult, type SocketAddress } from "../net/address.ts";
+import { parseDuration } from "./duration.ts";
+
+/** Log verbosity, least to most severe. */
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+/** Log line formats. */
+export const LOG_FORMATS = ["text", "json"] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** One backend of a listener's pool. */
+export interface BackendConfig {
+  readonly address: SocketAddress;
+  readonly weight: number;
+  /** A label for logs and stats; the address when not given. */
+  readonly name: string;
+}
+
+/** One listening address and the pool behind it. */
+export interface ListenerConfig {
+  readonly name: string;
+  readonly listen: SocketAddress;
+  readonly balance: BalancerName;
+  readonly connectTimeoutMs: number;
+  /** 0 turns the idle timeout off. */
+  readonly idleTimeoutMs: number;
+  /** Further backends tried after a failed connect. */
+  readonly retries: number;
+  /** Failed connects within `failTimeoutMs` that take a backend out for `failTimeoutMs`; 0 disables. */
+  readonly maxFails: number;
+  readonly failTimeoutMs: number;
+  readonly backends: readonly BackendConfig[];
+}
+
+/** The whole, validated configuration. */
+export interface Config {
+  readonly drainTimeoutMs: number;
+  /** Listener threads sharing each port. */
+  readonly workers: number;
+  readonly log: { readonly level: LogLevel; readonly format: LogFormat };
+  /** Where the admin API and status page listen; null when turned off. */
+  readonly admin: { readonly listen: SocketAddress } | null;
+  readonly listeners: readonly ListenerConfig[];
+}
+
+/** Default admin address: loopback only, since the API can change state. */
+export const DEFAULT_ADMIN = "127.0.0.1:9090";
+
+const fromParse = <T>(parse: (value: never) => ParseResult<T>) =>
+  v.rawTransform<never, T>(({ dataset, addIssue, NEVER }) => {
+    const result = parse(dataset.value);
+    if (result.ok) return result.value;
+    addIssue({ message: result.reason });
+    return NEVER;
+  });
+
+const address = (options: ParseAddressOptions = {}) =>
+  v.pipe(v.string(), fromParse<SocketAddress>((text: string) => parseAddress(text, options)));
+
+const duration = (options: { min?: number } = {}) =>
+  v.pipe(
+    v.union([v.number(), v.string()], "expected a duration such as \"5s\" or a number of seconds"),
+    fromParse<number>((value: number | string) => {
+      const parsed = parseDuration(value);
+      if (parsed.ok && options.min !== undefined && parsed.value < options.min) {
+        return { ok: false, reason: `must be at least ${options.min}ms, got ${JSON.stringify(value)}` };
+      }
+      return parsed;
+    }),
+  );
+
+const integer = (min: number, max: number) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
+const name = v.pipe(v.string(), v.regex(NAME, "must be 1-64 letters, digits or _.:- and start with a letter or digit"));
+
+const BackendSchema = v.strictObject({
+  address: address(),
+  weight: v.optional(integer(1, 1000), 1),
+  name: v.optional(name),
+});
+
+const ListenerSchema = v.strictObject({
+  name: v.optional(name),
+  listen: address({ allowPortZero: true, defaultHost: "0.0.0.0" }),
+  // Smooth weighted round robin is plain rotation when weights are equal, so it is the safe default.
+  balance: v.optional(v.picklist(BALANCER_NAMES), "weighted"),
+  connect_timeout: v.optional(duration({ min: 1 }), "5s"),
+  idle_timeout: v.optional(duration(), "10m"),
+  retries: v.optional(integer(0, 10), 2),
+  max_fails: v.optional(integer(0, 1000), 1),
+  fail_timeout: v.optional(duration({ min: 1 }), "10s"),
+  backends: v.pipe(v.array(BackendSchema), v.minLength(1, "a listener needs at least one backend")),
+});
+
+/** The schema of the TOML document; its output is the raw, defaulted shape. */
+export const ConfigSchema = v.strictObject({
+  drain_timeout: v.optional(duration(), "30s"),
+  workers: v.optional(integer(1, 256), 1),
+  log: v.optional(
+    v.strictObject({
+      level: v.optional(v.picklist(LOG_LEVELS), "info"),
+      format: v.optional(v.picklist(LOG_FORMATS), "text"),
+    }),
+    {},
+  ),
+  admin: v.optional(
+    v.strictObject({
+      enabled: v.optional(v.boolean(), true),
+      listen: v.optional(address({ allowPortZero: true, defaultHost: "127.0.0.1" }), DEFAULT_ADMIN),
+    }),
+    {},
+  ),
+  listeners: v.pipe(v.array(ListenerSchema), v.minLength(1, "at least one listener is needed")),
+});
+
+type RawConfig = v.InferOutput<typeof ConfigSchema>;
+
+/** Maps the validated TOML shape to the normalized {@linkcode Config}. */
+export function normalize(raw: RawConfig): Config {
+  return {
+    drainTimeoutMs: raw.drain_timeout,
+    workers: raw.workers,
+    log: { level: raw.log.level, format: raw.log.format },
+    admin: raw.admin.enabled ? { listen: raw.admin.listen } : null,
+    listeners: raw.listeners.map((l, i) => ({
+      // Port 0 means "any port", so the address alone would not tell listeners apart.
+      name: l.name ?? (l.listen.port === 0 ? `listener${i}` : formatAddress(l.listen)),
+      listen: l.listen,
+      balance: l.balance,
+      connectTimeoutMs: l.connect_timeout,
+      idleTimeoutMs: l.idle_timeout,
+      retries: l.retries,
+      maxFails: l.max_fails,
+      failTimeoutMs: l.fail_timeout,
+      backends: l.backends.map((b) => ({
+        address: b.address,
+        weight: b.weight,
+        name: b.name ?? formatAddress(b.address),
+      })),
+    })),
+  };
+}

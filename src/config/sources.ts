@@ -1,0 +1,103 @@
+/**
+ * Builds the configuration document from where it comes from (a TOML file,
+ * quick-mode arguments, the demo) and applies command-line overrides, then
+ * validates it with the one schema.
+ *
+ * @module
+ */
+import type { ConfigSource, Overrides, QuickListener } from "../cli.ts";
+import { loadObject, type LoadResult, parseTomlDocument } from "./load.ts";
+
+/** A document as TOML would give it: nested plain objects. */
+type Document = Record<string, unknown>;
+
+/** What reading a source needs: the file reader, and the demo's backend addresses. */
+export interface SourceContext {
+  readTextFile(path: string): Promise<string>;
+  /** Addresses of the demo's built-in backends (only for `--demo`). */
+  demoBackends?: readonly string[];
+}
+
+/** Result of loading a source; `origin` names it in messages (`sluice.toml`, `command line`). */
+export type SourceResult = LoadResult & { origin: string };
+
+/**
+ * Reads, overrides and validates a configuration source.
+ *
+ * @example
+ * ```ts
+ * const r = await loadSource({ type: "file", path: "sluice.toml" }, {}, { readTextFile });
+ * if (!r.ok) for (const i of r.issues) console.error(formatIssue(r.origin, i));
+ * ```
+ */
+export async function loadSource(source: ConfigSource, overrides: Overrides, context: SourceContext): Promise<SourceResult> {
+  let document: Document;
+  let origin: string;
+  if (source.type === "file") {
+    origin = source.path;
+    let text: string;
+    try {
+      text = await context.readTextFile(source.path);
+    } catch (error) {
+      return { ok: false, origin, issues: [{ path: "", message: `cannot read file: ${(error as Error).message}` }] };
+    }
+    const parsed = parseTomlDocument(text);
+    if (!parsed.ok) return { ...parsed, origin };
+    document = parsed.document;
+  } else if (source.type === "quick") {
+    origin = "command line";
+    document = { listeners: [quickListener(source.listener)] };
+  } else {
+    origin = "demo";
+    document = demoDocument(context.demoBackends ?? []);
+  }
+  return { ...loadObject(applyOverrides(document, overrides)), origin };
+}
+
+function quickListener(quick: QuickListener): Document {
+  const listener: Document = {
+    listen: quick.listen,
+    backends: quick.backends.map((b) => ({ address: b.address, weight: b.weight })),
+  };
+  if (quick.balance) listener.balance = quick.balance;
+  if (quick.connectTimeout !== undefined) listener.connect_timeout = quick.connectTimeout;
+  if (quick.idleTimeout !== undefined) listener.idle_timeout = quick.idleTimeout;
+  if (quick.retries !== undefined) listener.retries = quick.retries;
+  return listener;
+}
+
+/** The demo: one listener on 127.0.0.1:8080 in front of the built-in backends, weighted 1:1:2. */
+function demoDocument(backends: readonly string[]): Document {
+  return {
+    drain_timeout: "2s",
+    listeners: [{
+      name: "demo",
+      listen: "127.0.0.1:8080",
+      balance: "weighted",
+      idle_timeout: "30s",
+      backends: backends.map((address, i) => ({ address, name: `demo-${i + 1}`, weight: i === backends.length - 1 ? 2 : 1 })),
+    }],
+  };
+}
+
+function applyOverrides(document: Document, overrides: Overrides): Document {
+  const out: Document = { ...document };
+  const section = (key: string) => ({ ...(typeof out[key] === "object" && out[key] !== null ? out[key] as Document : {}) });
+  if (overrides.logLevel || overrides.logFormat) {
+    const log = section("log");
+    if (overrides.logLevel) log.level = overrides.logLevel;
+    if (overrides.logFormat) log.format = overrides.logFormat;
+    out.log = log;
+  }
+  if (overrides.admin !== undefined) {
+    const admin = section("admin");
+    if (overrides.admin === false) admin.enabled = false;
+    else {
+      admin.enabled = true;
+      admin.listen = overrides.admin;
+    }
+    out.admin = admin;
+  }
+  if (overrides.workers !== undefined) out.workers = overrides.workers;
+  return out;
+}

@@ -1,0 +1,111 @@
+/**
+ * One line per event, as `text` (`time level event key=value...`) or `json`.
+ * Lines are batched and written at most every few milliseconds, so a burst of
+ * connection events costs one write, not one per line.
+ *
+ * @module
+ */
+import type { LogFormat, LogLevel } from "./config/schema.ts";
+
+/** Values a log line can carry. */
+export type LogValue = string | number | boolean | undefined;
+/** The key/value pairs of one event. */
+export type LogFields = Record<string, LogValue>;
+
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+const FLUSH_AFTER_MS = 20;
+const FLUSH_AT_CHARS = 64 * 1024;
+
+/** What the logger needs from its surroundings. */
+export interface LogSink {
+  /** Writes finished lines (each ends in a newline). */
+  write(text: string): void;
+  wallNow(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/**
+ * A leveled, batched event logger.
+ *
+ * @example
+ * ```ts
+ * const log = new Logger({ level: "info", format: "text" }, sink);
+ * log.info("listener.start", { listener: "web", address: "0.0.0.0:8080" });
+ * log.flush();
+ * ```
+ */
+export class Logger {
+  private level: number;
+  private format: LogFormat;
+  private buffered = "";
+  private timer: unknown;
+
+  constructor(options: { level: LogLevel; format: LogFormat }, private readonly sink: LogSink) {
+    this.level = RANK[options.level];
+    this.format = options.format;
+  }
+
+  /** Changes level and format, e.g. after a config reload or a command-line override. */
+  configure(options: { level: LogLevel; format: LogFormat }): void {
+    this.level = RANK[options.level];
+    this.format = options.format;
+  }
+
+  /** True when events at `level` are written; lets callers skip building fields. */
+  enabled(level: LogLevel): boolean {
+    return RANK[level] >= this.level;
+  }
+
+  debug(event: string, fields?: LogFields): void {
+    if (RANK.debug >= this.level) this.emit("debug", event, fields);
+  }
+  info(event: string, fields?: LogFields): void {
+    if (RANK.info >= this.level) this.emit("info", event, fields);
+  }
+  warn(event: string, fields?: LogFields): void {
+    if (RANK.warn >= this.level) this.emit("warn", event, fields);
+  }
+  error(event: string, fields?: LogFields): void {
+    if (RANK.error >= this.level) this.emit("error", event, fields);
+  }
+
+  /** Writes anything still buffered; call before the process exits. */
+  flush(): void {
+    if (this.timer !== undefined) {
+      this.sink.clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.buffered === "") return;
+    const text = this.buffered;
+    this.buffered = "";
+    this.sink.write(text);
+  }
+
+  private emit(level: LogLevel, event: string, fields: LogFields | undefined): void {
+    const time = new Date(this.sink.wallNow()).toISOString();
+    this.buffered += this.format === "json" ? jsonLine(time, level, event, fields) : textLine(time, level, event, fields);
+    if (this.buffered.length >= FLUSH_AT_CHARS || level === "error") this.flush();
+    else this.timer ??= this.sink.setTimeout(() => {
+      this.timer = undefined;
+      this.flush();
+    }, FLUSH_AFTER_MS);
+  }
+}
+
+function textLine(time: string, level: LogLevel, event: string, fields: LogFields | undefined): string {
+  let line = `${time} ${level.padEnd(5)} ${event}`;
+  if (fields) {
+    for (const key in fields) {
+      const value = fields[key];
+      if (value === undefined) continue;
+      const text = String(value);
+      line += ` ${key}=${/^[^\s"=]+$/.test(text) ? text : JSON.stringify(text)}`;
+    }
+  }
+  return line + "\n";
+}
+
+function jsonLine(time: string, level: LogLevel, event: string, fields: LogFields | undefined): string {
+  return JSON.stringify({ time, level, event, ...fields }) + "\n";
+}

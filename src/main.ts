@@ -1,0 +1,101 @@
+/**
+ * The program: arguments -> configuration -> run until a signal -> exit code.
+ *
+ * @module
+ */
+import { startSluice, createLogger } from "./app.ts";
+import { parseArgs, USAGE } from "./cli.ts";
+import { formatIssue } from "./config/load.ts";
+import { loadSource } from "./config/sources.ts";
+import { type Demo, startDemo } from "./demo.ts";
+import { formatAddress } from "./net/address.ts";
+import type { Runtime } from "./runtime/types.ts";
+import { VERSION } from "./version.ts";
+
+/** Exit codes: 0 fine, 1 configuration or start-up failure, 2 bad command line. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+/**
+ * Runs Sluice with the runtime's arguments; resolves with the exit code once
+ * it is done (for `run`, after a signal and the drain).
+ */
+export async function main(runtime: Runtime): Promise<number> {
+  const command = parseArgs(runtime.args);
+  switch (command.kind) {
+    case "help":
+      runtime.writeOut(USAGE);
+      return EXIT.ok;
+    case "version":
+      runtime.writeOut(`sluice ${VERSION} (${runtime.name} ${runtime.version})\n`);
+      return EXIT.ok;
+    case "usage-error":
+      runtime.writeErr(`sluice: ${command.message}\nTry 'sluice --help'.\n`);
+      return EXIT.usage;
+  }
+
+  let demo: Demo | undefined;
+  if (command.source.type === "demo" && command.kind === "run") demo = await startDemo(runtime);
+  const loaded = await loadSource(command.source, command.overrides, {
+    readTextFile: runtime.readTextFile,
+    // --validate --demo checks the demo's shape without starting its backends.
+    demoBackends: demo?.backends ?? ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"],
+  });
+
+  if (!loaded.ok) {
+    for (const issue of loaded.issues) runtime.writeErr(formatIssue(loaded.origin, issue) + "\n");
+    const count = loaded.issues.length;
+    runtime.writeErr(`sluice: ${loaded.origin}: ${count} error${count === 1 ? "" : "s"}; ${command.kind === "validate" ? "configuration is invalid" : "not started"}\n`);
+    await demo?.close();
+    return EXIT.failed;
+  }
+  for (const warning of loaded.warnings) runtime.writeErr(`warning: ${formatIssue(loaded.origin, warning)}\n`);
+  if (command.kind === "validate") {
+    const { listeners } = loaded.config;
+    const backends = listeners.reduce((n, l) => n + l.backends.length, 0);
+    runtime.writeOut(`${loaded.origin}: configuration is valid (${listeners.length} listener${listeners.length === 1 ? "" : "s"}, ${backends} backend${backends === 1 ? "" : "s"})\n`);
+    return EXIT.ok;
+  }
+
+  const log = createLogger(runtime, loaded.config);
+  let sluice;
+  try {
+    sluice = await startSluice(runtime, loaded.config, { log });
+  } catch (error) {
+    log.error("start.failed", { error: (error as Error).message });
+    log.flush();
+    await demo?.close();
+    return EXIT.failed;
+  }
+  if (demo) {
+    const address = sluice.listeners()[0].address;
+    const url = `http://${formatAddress(address)}/`;
+    demo.startTraffic(url);
+    runtime.writeOut(`\nSluice demo is running.\n  proxy:   ${url}   (try: curl ${url})\n` +
+      (sluice.adminAddress ? `  metrics: http://${formatAddress(sluice.adminAddress)}/metrics\n  API:     http://${formatAddress(sluice.adminAddress)}/api/v1/stats\n` : "") +
+      `  backends: ${demo.backends.join(", ")}\nPress Ctrl-C to stop.\n\n`);
+  }
+
+  const signal = await waitForSignal(runtime, () => {
+    log.warn("shutdown.forced", {});
+    log.flush();
+    runtime.exit(EXIT.failed);
+  });
+  log.info("shutdown.start", { signal, drain_timeout_ms: loaded.config.drainTimeoutMs });
+  await sluice.shutdown();
+  await demo?.close();
+  return EXIT.ok;
+}
+
+/** Resolves with the first SIGINT/SIGTERM; a second one calls `onSecond` (exit at once). */
+function waitForSignal(runtime: Runtime, onSecond: () => void): Promise<string> {
+  return new Promise((resolve) => {
+    let received = false;
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      runtime.onSignal(signal, () => {
+        if (received) return onSecond();
+        received = true;
+        resolve(signal);
+      });
+    }
+  });
+}

@@ -1,0 +1,89 @@
+/**
+ * The one owner of numbers: live counters per listener and backend, the
+ * connection table, and their history. The admin API, the status page and
+ * `/metrics` only read from it.
+ *
+ * @module
+ */
+import type { Clock } from "../runtime/types.ts";
+import { ConnectionTable } from "./connections.ts";
+import { BackendStats, ListenerStats, TotalStats } from "./entities.ts";
+
+/** Facts about this process, for `sluice_build_info` and the API. */
+export interface ProcessInfo {
+  readonly version: string;
+  readonly runtime: string;
+  readonly runtimeVersion: string;
+}
+
+/** Owns every counter and series; `tick()` runs once a second. */
+export class Collector {
+  readonly total = new TotalStats();
+  readonly table: ConnectionTable;
+  readonly startedWall: number;
+  private readonly listenerStats = new Map<string, ListenerStats>();
+  private readonly backendStats = new Map<string, BackendStats>();
+  private timer: unknown;
+
+  constructor(readonly info: ProcessInfo, private readonly clock: Clock) {
+    this.table = new ConnectionTable(this.total);
+    this.startedWall = clock.wallNow();
+  }
+
+  /** The listener's counters, created on first use and kept across reloads. */
+  listener(name: string): ListenerStats {
+    let stats = this.listenerStats.get(name);
+    if (!stats) this.listenerStats.set(name, (stats = new ListenerStats(name)));
+    return stats;
+  }
+
+  /** The counters of backend `name` in `listener`'s pool. */
+  backend(listener: string, name: string): BackendStats {
+    const key = `${listener}\u0000${name}`;
+    let stats = this.backendStats.get(key);
+    if (!stats) this.backendStats.set(key, (stats = new BackendStats(listener, name)));
+    return stats;
+  }
+
+  /** Every listener's counters, in registration order. */
+  listeners(): ListenerStats[] {
+    return [...this.listenerStats.values()];
+  }
+
+  /** Every backend's counters, optionally only one listener's. */
+  backends(listener?: string): BackendStats[] {
+    const all = [...this.backendStats.values()];
+    return listener === undefined ? all : all.filter((b) => b.listener === listener);
+  }
+
+  /** Drops counters of listeners and backends that no longer exist. */
+  retain(keep: { listeners: Set<string>; backends: Set<string> }): void {
+    for (const name of this.listenerStats.keys()) if (!keep.listeners.has(name)) this.listenerStats.delete(name);
+    for (const [key, stats] of this.backendStats) {
+      if (!keep.backends.has(`${stats.listener}\u0000${stats.name}`)) this.backendStats.delete(key);
+    }
+  }
+
+  /** Folds live bytes and records one second of history. */
+  tick(): void {
+    this.table.foldAll();
+    this.total.sample();
+    for (const stats of this.listenerStats.values()) stats.sample();
+    for (const stats of this.backendStats.values()) stats.sample();
+  }
+
+  /** Starts the 1 Hz tick. */
+  start(): void {
+    this.timer ??= this.clock.setInterval(() => this.tick(), 1000);
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) this.clock.clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Seconds since start. */
+  uptimeSeconds(): number {
+    return (this.clock.wallNow() - this.startedWall) / 1000;
+  }
+}
