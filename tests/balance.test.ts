@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { BALANCER_NAMES, BALANCERS } from "../src/balance/registry.ts";
 import { hashKey } from "../src/balance/hash-key.ts";
 import type { Balancer, Member } from "../src/balance/types.ts";
-import { fakeMembers, seededRandom, tally } from "./helpers/fakes.ts";
+import { type FakeMember, fakeMembers, seededRandom, tally } from "./helpers/fakes.ts";
 
 const build = (name: keyof typeof BALANCERS, members: Member[], seed = 1): Balancer =>
   BALANCERS[name](members, { random: seededRandom(seed) });
@@ -70,12 +70,12 @@ describe("weighted (smooth)", () => {
 });
 
 /** Simulates connections: each pick opens one; members listed in `slow` never close theirs. */
-function simulateLoad(balancer: Balancer, members: Member[], slow: Set<string>, count: number, seed = 7) {
+function simulateLoad(balancer: Balancer, members: FakeMember[], slow: Set<string>, count: number, seed = 7) {
   const rnd = seededRandom(seed);
-  const open: Member[] = [];
+  const open: FakeMember[] = [];
   const chosen: string[] = [];
   for (let i = 0; i < count; i++) {
-    const m = balancer.pick(i)!;
+    const m = balancer.pick(i) as FakeMember;
     m.active++;
     chosen.push(m.key);
     if (!slow.has(m.key)) open.push(m);

@@ -91,9 +91,9 @@ function describeIssue(issue: Issue, keys: readonly (string | number)[]): string
   const got = issue.input === undefined ? "nothing" : JSON.stringify(issue.input);
   switch (issue.type) {
     case "strict_object":
-      if (issue.input === undefined && issue.expected !== "never") return "is required";
-      return `unknown key; expected one of: ${allowedKeysAt(keys.slice(0, -1)).join(", ")}`;
     case "object":
+      // valibot reports an unknown key as a key whose schema is `never`.
+      if (issue.expected === "never") return `unknown key; expected one of: ${allowedKeysAt(keys.slice(0, -1)).join(", ")}`;
       return issue.input === undefined ? "is required" : `expected a table, got ${got}`;
     case "picklist":
       return `expected one of ${issue.expected?.replace(/[()]/g, "").split(" | ").join(", ")}; got ${got}`;

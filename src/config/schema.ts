@@ -55,8 +55,8 @@ export interface Config {
 /** Default admin address: loopback only, since the API can change state. */
 export const DEFAULT_ADMIN = "127.0.0.1:9090";
 
-const fromParse = <T>(parse: (value: never) => ParseResult<T>) =>
-  v.rawTransform<never, T>(({ dataset, addIssue, NEVER }) => {
+const fromParse = <I, T>(parse: (value: I) => ParseResult<T>) =>
+  v.rawTransform<I, T>(({ dataset, addIssue, NEVER }) => {
     const result = parse(dataset.value);
     if (result.ok) return result.value;
     addIssue({ message: result.reason });
@@ -64,12 +64,12 @@ const fromParse = <T>(parse: (value: never) => ParseResult<T>) =>
   });
 
 const address = (options: ParseAddressOptions = {}) =>
-  v.pipe(v.string(), fromParse<SocketAddress>((text: string) => parseAddress(text, options)));
+  v.pipe(v.string(), fromParse((text: string) => parseAddress(text, options)));
 
 const duration = (options: { min?: number } = {}) =>
   v.pipe(
     v.union([v.number(), v.string()], "expected a duration such as \"5s\" or a number of seconds"),
-    fromParse<number>((value: number | string) => {
+    fromParse((value: number | string): ParseResult<number> => {
       const parsed = parseDuration(value);
       if (parsed.ok && options.min !== undefined && parsed.value < options.min) {
         return { ok: false, reason: `must be at least ${options.min}ms, got ${JSON.stringify(value)}` };

@@ -1,5 +1,8 @@
 /** In-memory fakes for core tests: seeded randomness and balancer members. */
 import type { Member } from "../../src/balance/types.ts";
+import type { Clock, ConnectTcpOptions, Relay, RelayResult, RelayTally, Runtime, TcpConnection } from "../../src/runtime/types.ts";
+import { ConnectError, type ConnectFailure } from "../../src/runtime/types.ts";
+import { Logger } from "../../src/log.ts";
 
 /** mulberry32: a small seeded PRNG so random strategies are repeatable in tests. */
 export function seededRandom(seed: number): () => number {
@@ -13,8 +16,11 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/** A member whose load and eligibility a test can set directly. */
+export type FakeMember = { -readonly [K in keyof Member]: Member[K] };
+
 /** Members named a, b, c... with the given weights, all eligible and idle. */
-export function fakeMembers(...weights: number[]): Member[] {
+export function fakeMembers(...weights: number[]): FakeMember[] {
   return weights.map((weight, i) => ({ key: String.fromCharCode(97 + i), weight, active: 0, eligible: true }));
 }
 
@@ -23,4 +29,134 @@ export function tally(keys: string[]): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const k of keys) counts[k] = (counts[k] ?? 0) + 1;
   return counts;
+}
+
+
+/** A clock that only moves when told; timers fire in order during `advance()`. */
+export class ManualClock implements Clock {
+  private time = 0;
+  private nextId = 1;
+  private readonly timers = new Map<number, { at: number; fn: () => void; every?: number }>();
+
+  now(): number {
+    return this.time;
+  }
+  wallNow(): number {
+    return 1_800_000_000_000 + this.time;
+  }
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = this.nextId++;
+    this.timers.set(id, { at: this.time + ms, fn });
+    return id;
+  }
+  clearTimeout(handle: unknown): void {
+    this.timers.delete(handle as number);
+  }
+  setInterval(fn: () => void, ms: number): unknown {
+    const id = this.nextId++;
+    this.timers.set(id, { at: this.time + ms, fn, every: Math.max(1, ms) });
+    return id;
+  }
+  clearInterval(handle: unknown): void {
+    this.timers.delete(handle as number);
+  }
+  /** Number of timers still scheduled. */
+  get pending(): number {
+    return this.timers.size;
+  }
+  /** Moves time forward by `ms`, running every timer that falls due, in order. */
+  advance(ms: number): void {
+    const target = this.time + ms;
+    for (let guard = 0; guard < 100_000; guard++) {
+      let dueId = -1;
+      let due: { at: number; fn: () => void; every?: number } | undefined;
+      for (const [id, t] of this.timers) if (t.at <= target && (!due || t.at < due.at)) [dueId, due] = [id, t];
+      if (!due) break;
+      this.time = due.at;
+      if (due.every) due.at += due.every;
+      else this.timers.delete(dueId);
+      due.fn();
+    }
+    this.time = target;
+  }
+}
+
+/** Lets pending promise callbacks run (the fakes settle through microtasks). */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+}
+
+/** A connection that exists only in memory. */
+export class FakeConnection implements TcpConnection {
+  aborted = false;
+  constructor(readonly remote = { host: "192.0.2.10", port: 40000 }, readonly local = { host: "127.0.0.1", port: 8080 }) {}
+  abort(): void {
+    this.aborted = true;
+  }
+}
+
+/** A relay whose ending the test decides. */
+export class FakeRelay implements Relay {
+  readonly done: Promise<RelayResult>;
+  finish!: (result: RelayResult) => void;
+  constructor(readonly client: FakeConnection, readonly upstream: FakeConnection, readonly tally: RelayTally) {
+    this.done = new Promise((resolve) => (this.finish = resolve));
+  }
+  abort(): void {
+    this.client.aborted = this.upstream.aborted = true;
+    this.finish({ outcome: "aborted" });
+  }
+}
+
+/**
+ * The network ports of a runtime, in memory. Connects to ports listed in
+ * `failures` fail with that reason; others succeed. Accepted connections are
+ * injected with `accept()`.
+ */
+export function fakeNetwork(clock: ManualClock) {
+  const failures = new Map<number, ConnectFailure>();
+  const dials: ConnectTcpOptions[] = [];
+  const relays: FakeRelay[] = [];
+  let onConnection: ((conn: TcpConnection) => void) | undefined;
+  const runtime: Pick<Runtime, "listenTcp" | "connectTcp" | "relayTcp" | "clock"> = {
+    clock,
+    listenTcp(options, handler) {
+      onConnection = handler;
+      return Promise.resolve({ address: { host: options.host, port: options.port || 18080 }, close: () => Promise.resolve() });
+    },
+    connectTcp(options) {
+      dials.push(options);
+      const reason = failures.get(options.port);
+      return reason ? Promise.reject(new ConnectError(reason, `Cannot connect to port ${options.port}: ${reason}`)) : Promise.resolve(new FakeConnection({ host: options.host, port: options.port }));
+    },
+    relayTcp(client, upstream, tally) {
+      const relay = new FakeRelay(client as FakeConnection, upstream as FakeConnection, tally);
+      relays.push(relay);
+      return relay;
+    },
+  };
+  return {
+    runtime,
+    failures,
+    dials,
+    relays,
+    /** Hands the listener a new client connection. */
+    accept(remote?: { host: string; port: number }): FakeConnection {
+      const conn = new FakeConnection(remote);
+      onConnection!(conn);
+      return conn;
+    },
+  };
+}
+
+/** A logger that keeps lines in memory. */
+export function memoryLogger(clock: ManualClock, level: "debug" | "info" = "debug") {
+  const lines: string[] = [];
+  const log = new Logger({ level, format: "json" }, {
+    write: (text) => lines.push(...text.trimEnd().split("\n")),
+    wallNow: () => clock.wallNow(),
+    setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
+    clearTimeout: (h) => clock.clearTimeout(h),
+  });
+  return { log, lines, events: () => (log.flush(), lines.map((l) => JSON.parse(l) as Record<string, unknown>)) };
 }

@@ -49,6 +49,25 @@ export function connect(port: number): Promise<net.Socket> {
   });
 }
 
+/**
+ * A backend handler that reads the request to its end, then replies and closes.
+ * (Replying at once is not used: Deno's node:net server drops bytes written in
+ * the connection callback when the client's FIN arrives first.)
+ */
+export function replyAfterRequest(reply: string): (socket: net.Socket) => void {
+  return (socket) => void readAll(socket).then(() => socket.end(reply), () => {});
+}
+
+/** Connects, sends `payload` and FIN, reads the reply to its end and waits for the close. */
+export async function exchange(port: number, payload = ""): Promise<string> {
+  const socket = await connect(port);
+  const reply = readAll(socket);
+  socket.end(payload);
+  const text = (await reply).toString();
+  await closed(socket);
+  return text;
+}
+
 /** Reads until end-of-stream; resolves with everything read. Rejects on error. */
 export function readAll(socket: net.Socket): Promise<Buffer> {
   return new Promise((resolve, reject) => {

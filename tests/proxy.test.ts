@@ -1,0 +1,271 @@
+/**
+ * Sluice end to end, in process, over real loopback sockets: integrity,
+ * half-close, concurrency, balancing, failed backends, idle timeout, drain,
+ * the admin API and the connection log.
+ */
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import type * as net from "node:net";
+import { startSluice, type Sluice } from "../src/app.ts";
+import { loadObject } from "../src/config/load.ts";
+import { Logger } from "../src/log.ts";
+import { selectRuntime } from "../src/runtime/select.ts";
+import { closed, connect, delay, digestUntilEnd, ended, exchange, readAll, replyAfterRequest, sendRandom, startServer, type TestServer, waitFor } from "./helpers/net.ts";
+
+const runtime = selectRuntime();
+
+/** Collects log lines in memory (JSON format) so tests can read events. */
+function memoryLog() {
+  const lines: Record<string, unknown>[] = [];
+  const log = new Logger({ level: "debug", format: "json" }, {
+    write: (text) => text.trimEnd().split("\n").forEach((l) => lines.push(JSON.parse(l))),
+    wallNow: () => Date.now(),
+    setTimeout: (fn, ms) => setTimeout(fn, ms),
+    clearTimeout: (h) => clearTimeout(h as number),
+  });
+  return { log, lines, events: (event: string) => (log.flush(), lines.filter((l) => l.event === event)) };
+}
+
+/** Starts Sluice in process with one listener in front of `backends` (ports). */
+async function startProxy(backends: number[], listener: Record<string, unknown> = {}, top: Record<string, unknown> = {}) {
+  const loaded = loadObject({
+    admin: { listen: "127.0.0.1:0" },
+    ...top,
+    listeners: [{ name: "test", listen: "127.0.0.1:0", backends: backends.map((port) => ({ address: `127.0.0.1:${port}` })), ...listener }],
+  });
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
+  const memory = memoryLog();
+  const sluice = await startSluice(runtime, loaded.config, { log: memory.log });
+  return { sluice, port: sluice.listeners()[0].address.port, ...memory };
+}
+
+const servers: (TestServer | { close(): Promise<unknown> })[] = [];
+const sluices: Sluice[] = [];
+after(async () => {
+  for (const s of sluices) await s.shutdown();
+  for (const s of servers) await s.close();
+});
+
+async function backend(onSocket: (socket: net.Socket) => void): Promise<TestServer> {
+  const server = await startServer(onSocket);
+  servers.push(server);
+  return server;
+}
+
+async function proxy(...args: Parameters<typeof startProxy>) {
+  const started = await startProxy(...args);
+  sluices.push(started.sluice);
+  return started;
+}
+
+/** An echo backend that half-closes when the client does. */
+const echo = (socket: net.Socket) => {
+  socket.on("data", (d) => socket.write(d));
+  socket.on("end", () => socket.end());
+};
+
+/** A port nothing listens on. */
+async function deadPort(): Promise<number> {
+  const server = await startServer(() => {});
+  const port = server.port;
+  await server.close();
+  return port;
+}
+
+describe(`proxy end to end on ${runtime.name}`, () => {
+  test("64 MiB each way arrive intact and the listener counts every byte", async () => {
+    const size = 64 << 20;
+    let backendResult: Promise<[{ bytes: number; sha256: string }, string]> | undefined;
+    const b = await backend((socket) => (backendResult = Promise.all([digestUntilEnd(socket), sendRandom(socket, size)])));
+    const { sluice, port } = await proxy([b.port]);
+    const client = await connect(port);
+    const [sent, received] = await Promise.all([sendRandom(client, size), digestUntilEnd(client)]);
+    const [backendReceived, backendSent] = await backendResult!;
+    assert.deepEqual(backendReceived, { bytes: size, sha256: sent });
+    assert.deepEqual(received, { bytes: size, sha256: backendSent });
+    await closed(client);
+    await waitFor(() => sluice.collector.total.active === 0);
+    const stats = sluice.collector.listener("test");
+    assert.equal(stats.bytesIn, size);
+    assert.equal(stats.bytesOut, size);
+  });
+
+  test("a client's half-close reaches the backend and the reply still arrives in full", async () => {
+    const b = await backend(async (socket) => {
+      const request = await readAll(socket);
+      await sendRandom(socket, 1 << 20, { end: false });
+      socket.end(`|${request}`);
+    });
+    const { port } = await proxy([b.port]);
+    const client = await connect(port);
+    client.end("question");
+    const reply = await readAll(client);
+    assert.equal(reply.length, (1 << 20) + "|question".length);
+    assert.equal(reply.subarray(-9).toString(), "|question");
+  });
+
+  test("a backend's half-close reaches the client, which can still send afterwards", async () => {
+    let late: Promise<Buffer> | undefined;
+    const b = await backend((socket) => {
+      socket.end("bye");
+      late = readAll(socket);
+    });
+    const { port } = await proxy([b.port]);
+    const client = await connect(port);
+    assert.equal((await readAll(client)).toString(), "bye");
+    client.end("still here");
+    assert.equal((await late!).toString(), "still here");
+  });
+
+  test("200 concurrent connections each get their own bytes back", async () => {
+    const b = await backend(echo);
+    const { sluice, port } = await proxy([b.port]);
+    const results = await Promise.all(Array.from({ length: 200 }, async (_, i) => {
+      const client = await connect(port);
+      const payload = Buffer.alloc(16 * 1024, i % 251);
+      payload.write(`conn-${i}`);
+      const reply = readAll(client);
+      client.end(payload);
+      return (await reply).equals(payload);
+    }));
+    assert.equal(results.filter(Boolean).length, 200);
+    await waitFor(() => sluice.collector.total.active === 0);
+    assert.equal(sluice.collector.listener("test").connections, 200);
+    assert.equal(sluice.collector.backend("test", `127.0.0.1:${b.port}`).connections, 200);
+  });
+
+  test("equal weights spread connections evenly; weights 1:3 give 1:3", async () => {
+    const tagged = (tag: string) => backend(replyAfterRequest(tag));
+    const [a, b, c] = await Promise.all([tagged("a"), tagged("b"), tagged("c")]);
+    const even = await proxy([a.port, b.port, c.port]);
+    const tags: string[] = [];
+    for (let i = 0; i < 30; i++) tags.push(await exchange(even.port));
+    assert.deepEqual(tags.slice(0, 6), ["a", "b", "c", "a", "b", "c"]);
+    const loaded = loadObject({ admin: { enabled: false }, listeners: [{ listen: "127.0.0.1:0", backends: [{ address: `127.0.0.1:${a.port}` }, { address: `127.0.0.1:${b.port}`, weight: 3 }] }] });
+    assert.ok(loaded.ok);
+    const weighted = await startSluice(runtime, loaded.config, { log: memoryLog().log });
+    sluices.push(weighted);
+    const counts: Record<string, number> = {};
+    for (let i = 0; i < 40; i++) {
+      const tag = await exchange(weighted.listeners()[0].address.port);
+      counts[tag] = (counts[tag] ?? 0) + 1;
+    }
+    assert.deepEqual(counts, { a: 10, b: 30 });
+  });
+
+  test("a dead backend is skipped, counted, and ejected so later clients do not pay for it", async () => {
+    const dead = await deadPort();
+    const live = await backend(replyAfterRequest("ok"));
+    const { sluice, port, events } = await proxy([dead, live.port], { balance: "round-robin" });
+    for (let i = 0; i < 10; i++) assert.equal(await exchange(port), "ok");
+    const deadStats = sluice.collector.backend("test", `127.0.0.1:${dead}`);
+    assert.equal(deadStats.connectErrors.refused, 1);
+    assert.equal(deadStats.state, "ejected");
+    assert.equal(deadStats.ejections, 1);
+    assert.equal(sluice.collector.listener("test").rejected.no_backend, 0);
+    const failed = events("upstream.connect_failed");
+    assert.equal(failed.length, 1);
+    assert.equal(failed[0].reason, "refused");
+    assert.equal(failed[0].ejected, true);
+  });
+
+  test("when no backend can be reached the client is closed at once and counted", async () => {
+    const { sluice, port, events } = await proxy([await deadPort(), await deadPort()], { retries: 5 });
+    const client = await connect(port);
+    client.on("error", () => {});
+    client.write("anyone?");
+    await ended(client);
+    assert.equal(sluice.collector.listener("test").rejected.no_backend, 1);
+    const errors = sluice.collector.backends("test").reduce((n, b) => n + b.connectErrors.refused, 0);
+    assert.equal(errors, 2, "each backend tried once: retries never repeat a backend");
+    const close = events("conn.close")[0];
+    assert.equal(close.reason, "no_backend");
+    assert.equal(close.level, "warn");
+  });
+
+  test("an idle connection is closed after idle_timeout; a chatty one is not", async () => {
+    const b = await backend(echo);
+    const { sluice, port, events } = await proxy([b.port], { idle_timeout: "300ms" });
+    const idle = await connect(port);
+    const chatty = await connect(port);
+    chatty.on("data", () => {});
+    const start = Date.now();
+    for (let i = 0; i < 8; i++) {
+      chatty.write("ping");
+      await delay(100);
+    }
+    await ended(idle);
+    assert.ok(Date.now() - start >= 300);
+    assert.ok(!chatty.readableEnded && !chatty.destroyed, "the chatty connection was cut");
+    assert.equal(events("conn.close").filter((e) => e.reason === "idle_timeout").length, 1);
+    chatty.end();
+    await ended(chatty);
+    await waitFor(() => sluice.collector.total.active === 0);
+  });
+
+  test("shutdown stops accepting, lets a live connection finish, then resolves", async () => {
+    const b = await backend(echo);
+    const { sluice, port } = await proxy([b.port], {}, { drain_timeout: "10s" });
+    sluices.pop(); // this test shuts it down itself
+    const client = await connect(port);
+    const reply = readAll(client);
+    client.write("one ");
+    await waitFor(() => sluice.collector.total.active === 1 && b.sockets.size === 1);
+    const stopping = sluice.shutdown();
+    await delay(50);
+    await assert.rejects(connect(port));
+    client.end("two");
+    assert.equal((await reply).toString(), "one two");
+    assert.deepEqual(await stopping, { drained: 1, aborted: 0 });
+  });
+
+  test("conn.close log lines carry client, listener, backend, bytes, duration and reason", async () => {
+    const b = await backend(echo);
+    const { port, events } = await proxy([b.port]);
+    const client = await connect(port);
+    const reply = readAll(client);
+    client.end("12345");
+    await reply;
+    await closed(client);
+    assert.ok(await waitFor(() => events("conn.close").length === 1));
+    const line = events("conn.close")[0];
+    assert.equal(line.listener, "test");
+    assert.equal(line.backend, `127.0.0.1:${b.port}`);
+    assert.match(String(line.client), /^127\.0\.0\.1:\d+$/);
+    assert.equal(line.bytes_in, 5);
+    assert.equal(line.bytes_out, 5);
+    assert.equal(typeof line.duration_ms, "number");
+    assert.equal(line.reason, "client_closed");
+    assert.equal(events("conn.open").length, 1);
+  });
+
+  test("the admin API and /metrics show the traffic; bad requests get JSON errors", async () => {
+    const b = await backend(echo);
+    const { sluice, port } = await proxy([b.port]);
+    const client = await connect(port);
+    const reply = readAll(client);
+    client.end("hello");
+    await reply;
+    await waitFor(() => sluice.collector.total.active === 0);
+    const admin = `http://127.0.0.1:${sluice.adminAddress!.port}`;
+    const stats = await (await fetch(`${admin}/api/v1/stats`)).json();
+    assert.equal(stats.listeners[0].name, "test");
+    assert.equal(stats.listeners[0].connections_total, 1);
+    assert.equal(stats.listeners[0].received_bytes_total, 5);
+    assert.equal(stats.listeners[0].backends[0].state, "up");
+    const connections = await (await fetch(`${admin}/api/v1/connections?limit=5`)).json();
+    assert.equal(connections.live_total, 0);
+    assert.equal(connections.recent[0].close_reason, "client_closed");
+    const metrics = await (await fetch(`${admin}/metrics`)).text();
+    assert.match(metrics, /^sluice_listener_connections_total\{listener="test"\} 1$/m);
+    assert.match(metrics, /^sluice_listener_received_bytes_total\{listener="test"\} 5$/m);
+    assert.match(metrics, new RegExp(`^sluice_upstream_up\\{listener="test",backend="127.0.0.1:${b.port}"\\} 1$`, "m"));
+    assert.match(metrics, /^sluice_build_info\{version="[^"]+",runtime="\w+",runtime_version="[^"]+"\} 1$/m);
+    const bad = await fetch(`${admin}/api/v1/connections?limit=lots`);
+    assert.equal(bad.status, 400);
+    assert.match((await bad.json()).error, /limit must be a whole number/);
+    const missing = await fetch(`${admin}/api/v1/nope`);
+    assert.equal(missing.status, 404);
+    assert.match((await missing.json()).error, /no such endpoint/);
+  });
+});
