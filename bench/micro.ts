@@ -1,0 +1,64 @@
+/**
+ * `npm run bench:micro`: nanoseconds per call of the hot functions, so a
+ * regression shows without a full run. Runs on any runtime:
+ *   node --import tsx bench/micro.ts | deno run -A bench/micro.ts | bun bench/micro.ts
+ */
+import { BALANCER_NAMES, BALANCERS } from "../src/balance/registry.ts";
+import { hashKey } from "../src/balance/hash-key.ts";
+import type { Member } from "../src/balance/types.ts";
+import { Collector } from "../src/stats/collector.ts";
+import { Ring } from "../src/stats/ring.ts";
+import type { Clock } from "../src/runtime/types.ts";
+
+/** Runs `fn` in batches until `ms` have passed; returns ns per call. */
+function time(fn: (i: number) => unknown, ms = 300): number {
+  for (let i = 0; i < 10_000; i++) fn(i); // warm up
+  let calls = 0;
+  const start = performance.now();
+  let now = start;
+  while (now - start < ms) {
+    for (let i = 0; i < 10_000; i++) fn(calls + i);
+    calls += 10_000;
+    now = performance.now();
+  }
+  return ((now - start) * 1e6) / calls;
+}
+
+const clock: Clock = {
+  now: () => performance.now(),
+  wallNow: () => Date.now(),
+  setTimeout: () => 0,
+  clearTimeout: () => {},
+  setInterval: () => 0,
+  clearInterval: () => {},
+};
+
+const rows: [string, number][] = [];
+const members: Member[] = Array.from({ length: 8 }, (_, i) => ({ key: `10.0.0.${i}:80`, weight: 1 + (i % 3), active: i * 3, eligible: true }));
+const keys = Array.from({ length: 1024 }, (_, i) => hashKey(`192.0.2.${i & 255}.${i >> 8}`));
+for (const name of BALANCER_NAMES) {
+  const balancer = BALANCERS[name](members, { random: Math.random });
+  rows.push([`pick() ${name}, 8 backends`, time((i) => balancer.pick(keys[i & 1023]))]);
+}
+const ips = Array.from({ length: 1024 }, (_, i) => `198.51.${i >> 8}.${i & 255}`);
+rows.push(["hashKey(client ip)", time((i) => hashKey(ips[i & 1023]))]);
+
+const ring = new Ring(300);
+rows.push(["Ring.push()", time((i) => ring.push(i))]);
+
+const collector = new Collector({ version: "bench", runtime: "bench", runtimeVersion: "0" }, clock);
+const listener = collector.listener("l");
+const backends = Array.from({ length: 8 }, (_, i) => collector.backend("l", `b${i}`));
+const live = Array.from({ length: 1000 }, (_, i) => {
+  const conn = collector.table.open(listener, { host: "192.0.2.1", port: i }, 0, 0, 0);
+  collector.table.attach(conn, backends[i % 8]);
+  return conn;
+});
+rows.push(["Collector.tick(), 1000 live connections", time((i) => {
+  live[i % 1000].up += 100;
+  collector.tick();
+}, 500)]);
+
+const width = Math.max(...rows.map(([n]) => n.length));
+console.log(`| function | ns per call |\n| --- | --- |`);
+for (const [name, ns] of rows) console.log(`| ${name.padEnd(width)} | ${ns.toFixed(ns < 10 ? 2 : 0)} |`);

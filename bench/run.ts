@@ -1,0 +1,169 @@
+/**
+ * `npm run bench`: what each forwarder costs against `direct` (no proxy),
+ * measured in one run on this machine. Repetitions are interleaved
+ * (A B C A B C...), medians are reported with the ratio to `direct`.
+ *
+ *   npm run bench                      full run: 3 repetitions, 5 s per load
+ *   npm run bench -- --quick           1 repetition, 2 s per load
+ *   npm run bench -- --only bun        forwarders whose name contains "bun" (and direct); repeatable
+ *   npm run bench -- --reps 5 --seconds 10
+ */
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import process from "node:process";
+import { type Forwarder, FORWARDERS, ROOT } from "./forwarders.ts";
+import { type Load, LOADS, type Measurement, startHttpBackend, startIperfServer } from "./loads.ts";
+import { sampleRss, treeCpuSeconds } from "./procs.ts";
+
+interface Options {
+  only: string[];
+  reps: number;
+  seconds: number;
+}
+
+function parseOptions(argv: string[]): Options {
+  const options: Options = { only: [], reps: 3, seconds: 5 };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--quick") Object.assign(options, { reps: 1, seconds: 2 });
+    else if (arg === "--only") options.only.push(argv[++i]);
+    else if (arg === "--reps") options.reps = Math.max(1, Number(argv[++i]));
+    else if (arg === "--seconds") options.seconds = Math.max(1, Number(argv[++i]));
+    else throw new Error(`unknown option ${arg}; see the top of bench/run.ts`);
+  }
+  return options;
+}
+
+/** One forwarder under one load, once. */
+interface Sample extends Measurement {
+  peakRss?: number;
+  cpuPercent?: number;
+}
+
+const median = (values: number[]) => {
+  const s = [...values].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+async function measure(forwarder: Forwarder, load: Load, target: number, seconds: number): Promise<Sample> {
+  const running = await forwarder.start(target);
+  try {
+    const pid = running.pid;
+    const rss = pid ? sampleRss(pid) : undefined;
+    const cpuBefore = pid ? treeCpuSeconds(pid) : 0;
+    const started = Date.now();
+    const result = await load.run(running.port, seconds);
+    const elapsed = (Date.now() - started) / 1000;
+    return {
+      ...result,
+      peakRss: rss?.stop(),
+      cpuPercent: pid ? ((treeCpuSeconds(pid) - cpuBefore) / elapsed) * 100 : undefined,
+    };
+  } finally {
+    await running.stop();
+  }
+}
+
+const MiB = 1024 * 1024;
+const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : "–");
+
+function table(forwarders: Forwarder[], loads: Load[], samples: Map<string, Sample[]>): string {
+  const med = (f: string, l: string, pick: (s: Sample) => number | undefined) =>
+    median((samples.get(`${f}|${l}`) ?? []).map(pick).filter((v): v is number => v !== undefined && Number.isFinite(v)));
+  const head = ["forwarder", ...loads.map((l) => `${l.name} (${l.unit})`), "p50 / p99 keep-alive", "peak RSS, 50 conns", "CPU, keep-alive"];
+  const rows = forwarders.map((f) => {
+    const cells = loads.map((l) => {
+      const value = med(f.name, l.name, (s) => s.value);
+      const direct = med("direct", l.name, (s) => s.value);
+      const digits = l.unit === "req/s" ? 0 : 2;
+      return f.name === "direct" ? fmt(value, digits) : `${fmt(value, digits)} (${fmt(value / direct)}×)`;
+    });
+    const p50 = med(f.name, "keep-alive", (s) => s.p50);
+    const p99 = med(f.name, "keep-alive", (s) => s.p99);
+    const rss = med(f.name, "keep-alive", (s) => s.peakRss);
+    const cpu = med(f.name, "keep-alive", (s) => s.cpuPercent);
+    return [f.name, ...cells, `${fmt(p50)} / ${fmt(p99)} ms`, Number.isFinite(rss) ? `${fmt(rss / MiB, 0)} MiB` : "–", Number.isFinite(cpu) ? `${fmt(cpu, 0)}%` : "–"];
+  });
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+async function main() {
+  const options = parseOptions(process.argv.slice(2));
+  const notes: string[] = [];
+  const forwarders = FORWARDERS.filter((f) => f.name === "direct" || options.only.length === 0 || options.only.some((o) => f.name.includes(o))).filter((f) => {
+    const missing = f.missing();
+    if (missing) notes.push(`skipped ${f.name}: ${missing}`);
+    return !missing;
+  });
+  const loads = LOADS.filter((l) => {
+    const missing = l.missing();
+    if (missing) notes.push(`skipped load "${l.name}": ${missing}`);
+    return !missing;
+  });
+  const iperfServer = loads.some((l) => l.backend === "iperf3") ? await startIperfServer() : undefined;
+  const httpBackend = loads.some((l) => l.backend === "http") ? await startHttpBackend() : undefined;
+  if (httpBackend) notes.push(`HTTP backend: ${httpBackend.kind}, 1 worker; wrk -t2 -c50; iperf3 ${options.seconds}s per run`);
+
+  const samples = new Map<string, Sample[]>();
+  const started = Date.now();
+  try {
+    for (let rep = 1; rep <= options.reps; rep++) {
+      for (const load of loads) {
+        const target = load.backend === "iperf3" ? iperfServer!.port : httpBackend!.port;
+        for (const forwarder of forwarders) {
+          const key = `${forwarder.name}|${load.name}`;
+          try {
+            const sample = await measure(forwarder, load, target, options.seconds);
+            if (sample.errors > 0) notes.push(`${forwarder.name}, ${load.name}, run ${rep}: ${sample.errors} errors reported by the load generator`);
+            samples.set(key, [...(samples.get(key) ?? []), sample]);
+            console.error(`[${rep}/${options.reps}] ${load.name.padEnd(17)} ${forwarder.name.padEnd(16)} ${sample.value.toFixed(load.unit === "req/s" ? 0 : 2)} ${load.unit}`);
+          } catch (error) {
+            notes.push(`${forwarder.name}, ${load.name}, run ${rep} failed: ${(error as Error).message.split("\n")[0]}`);
+            console.error(`[${rep}/${options.reps}] ${load.name} ${forwarder.name} FAILED: ${(error as Error).message}`);
+          }
+          await new Promise((r) => setTimeout(r, 300));
+        }
+      }
+    }
+  } finally {
+    await iperfServer?.stop();
+    await httpBackend?.stop();
+  }
+
+  const cpus = readFileSync("/proc/cpuinfo", "utf8").match(/^processor/gm)?.length ?? "?";
+  const when = new Date().toISOString();
+  const report = [
+    `## Sluice forwarding benchmark, ${when}`,
+    "",
+    `${cpus} CPUs; medians of ${options.reps} interleaved run(s); ratios are to \`direct\` in the same run; RSS and CPU are the forwarder's whole process tree. Took ${((Date.now() - started) / 60000).toFixed(1)} min.`,
+    "",
+    table(forwarders, loads, samples),
+    "",
+    ...notes.map((n) => `- ${n}`),
+    "",
+  ].join("\n");
+  console.log("\n" + report);
+
+  const dir = join(ROOT, "bench/results");
+  mkdirSync(dir, { recursive: true });
+  const lastPath = join(dir, "last.json");
+  if (existsSync(lastPath)) console.log(compareWithLast(JSON.parse(readFileSync(lastPath, "utf8")), samples));
+  writeFileSync(join(dir, `${when.slice(0, 16).replace(/:/g, "-")}.md`), report);
+  writeFileSync(lastPath, JSON.stringify({ when, options, samples: Object.fromEntries(samples) }, null, 1));
+}
+
+/** Lists medians that moved by more than 5% since the last recorded run. */
+function compareWithLast(last: { when: string; samples: Record<string, Sample[]> }, samples: Map<string, Sample[]>): string {
+  const lines: string[] = [];
+  for (const [key, now] of samples) {
+    const before = last.samples[key];
+    if (!before?.length) continue;
+    const [a, b] = [median(before.map((s) => s.value)), median(now.map((s) => s.value))];
+    const change = (b - a) / a;
+    if (Math.abs(change) > 0.05) lines.push(`- ${key.replace("|", ", ")}: ${a.toFixed(2)} -> ${b.toFixed(2)} (${change > 0 ? "+" : ""}${(change * 100).toFixed(0)}%)`);
+  }
+  return lines.length ? `\nCompared with the last run (${last.when}), moved more than 5%:\n${lines.join("\n")}\n` : `\nNothing moved more than 5% since the last run (${last.when}).\n`;
+}
+
+await main();
