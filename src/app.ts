@@ -5,13 +5,35 @@
  * @module
  */
 import { createAdminApp } from "./admin/app.ts";
+import type { ConnectionsJson } from "./admin/views.ts";
 import type { Config } from "./config/schema.ts";
-import { Logger } from "./log.ts";
+import { createLogger, type Logger } from "./log.ts";
 import { formatAddress, type SocketAddress } from "./net/address.ts";
 import { Supervisor } from "./proxy/supervisor.ts";
 import type { HttpServer, Runtime } from "./runtime/types.ts";
 import { Collector } from "./stats/collector.ts";
 import { VERSION } from "./version.ts";
+import { startWorkerGroup } from "./workers/group.ts";
+
+/** The listening side, whether it runs on this thread or on worker threads. */
+interface Listeners {
+  addresses(): { name: string; address: SocketAddress }[];
+  /** Set when connections live on other threads. */
+  connections?(limit: number): Promise<ConnectionsJson>;
+  shutdown(drainTimeoutMs: number): Promise<{ drained: number; aborted: number }>;
+}
+
+/** Starts listeners here, or on `config.workers` threads where the runtime can share a port. */
+async function startListeners(runtime: Runtime, config: Config, collector: Collector, log: Logger): Promise<Listeners> {
+  if (config.workers > 1) {
+    if (runtime.supportsReusePort) return await startWorkerGroup(runtime, config, collector, log);
+    // Node 20 has no SO_REUSEPORT and worker threads cannot share a listening socket.
+    log.warn("workers.unsupported", { workers: config.workers, runtime: runtime.name, reason: "no SO_REUSEPORT here; running one listener thread" });
+  }
+  const supervisor = new Supervisor({ runtime, log, collector });
+  await supervisor.start(config);
+  return { addresses: () => supervisor.addresses(), shutdown: (ms) => supervisor.shutdown(ms) };
+}
 
 /** A running instance. */
 export interface Sluice {
@@ -24,17 +46,6 @@ export interface Sluice {
   readonly adminAddress: SocketAddress | undefined;
   /** Drains (up to the configured drain timeout) and stops everything. */
   shutdown(): Promise<{ drained: number; aborted: number }>;
-}
-
-/** Builds the logger the way the config asks, writing to standard error. */
-export function createLogger(runtime: Runtime, config: Pick<Config, "log">): Logger {
-  const { clock } = runtime;
-  return new Logger(config.log, {
-    write: (text) => runtime.writeErr(text),
-    wallNow: () => clock.wallNow(),
-    setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
-    clearTimeout: (handle) => clock.clearTimeout(handle),
-  });
 }
 
 /**
@@ -51,14 +62,14 @@ export function createLogger(runtime: Runtime, config: Pick<Config, "log">): Log
 export async function startSluice(runtime: Runtime, config: Config, options: { log?: Logger } = {}): Promise<Sluice> {
   const log = options.log ?? createLogger(runtime, config);
   const collector = new Collector({ version: VERSION, runtime: runtime.name, runtimeVersion: runtime.version }, runtime.clock);
-  const supervisor = new Supervisor({ runtime, log, collector });
-  await supervisor.start(config);
+  const listeners = await startListeners(runtime, config, collector, log);
   let admin: HttpServer | undefined;
   if (config.admin) {
+    const connections = listeners.connections?.bind(listeners);
     try {
-      admin = await runtime.serveHttp(config.admin.listen, createAdminApp(collector, runtime.clock).fetch);
+      admin = await runtime.serveHttp(config.admin.listen, createAdminApp(collector, runtime.clock, connections).fetch);
     } catch (error) {
-      await supervisor.shutdown(0);
+      await listeners.shutdown(0);
       throw error;
     }
     log.info("admin.start", { address: formatAddress(admin.address) });
@@ -68,10 +79,10 @@ export async function startSluice(runtime: Runtime, config: Config, options: { l
     config,
     collector,
     log,
-    listeners: () => supervisor.addresses(),
+    listeners: () => listeners.addresses(),
     adminAddress: admin?.address,
     async shutdown() {
-      const result = await supervisor.shutdown(config.drainTimeoutMs);
+      const result = await listeners.shutdown(config.drainTimeoutMs);
       await admin?.close();
       collector.stop();
       log.info("shutdown.done", result);

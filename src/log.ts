@@ -6,6 +6,7 @@
  * @module
  */
 import type { LogFormat, LogLevel } from "./config/schema.ts";
+import type { Runtime } from "./runtime/types.ts";
 
 /** Values a log line can carry. */
 export type LogValue = string | number | boolean | undefined;
@@ -40,6 +41,8 @@ export class Logger {
   private format: LogFormat;
   private buffered = "";
   private timer: unknown;
+  private lastMs = -1;
+  private lastIso = "";
 
   constructor(options: { level: LogLevel; format: LogFormat }, private readonly sink: LogSink) {
     this.level = RANK[options.level];
@@ -82,8 +85,18 @@ export class Logger {
     this.sink.write(text);
   }
 
+  /** ISO time of now; busy proxies log many lines per millisecond, so the string is reused. */
+  private timestamp(): string {
+    const ms = this.sink.wallNow();
+    if (ms !== this.lastMs) {
+      this.lastMs = ms;
+      this.lastIso = new Date(ms).toISOString();
+    }
+    return this.lastIso;
+  }
+
   private emit(level: LogLevel, event: string, fields: LogFields | undefined): void {
-    const time = new Date(this.sink.wallNow()).toISOString();
+    const time = this.timestamp();
     this.buffered += this.format === "json" ? jsonLine(time, level, event, fields) : textLine(time, level, event, fields);
     if (this.buffered.length >= FLUSH_AT_CHARS || level === "error") this.flush();
     else this.timer ??= this.sink.setTimeout(() => {
@@ -93,14 +106,17 @@ export class Logger {
   }
 }
 
+const LEVEL_COLUMN: Record<LogLevel, string> = { debug: "debug", info: "info ", warn: "warn ", error: "error" };
+const PLAIN = /^[^\s"=]+$/;
+
 function textLine(time: string, level: LogLevel, event: string, fields: LogFields | undefined): string {
-  let line = `${time} ${level.padEnd(5)} ${event}`;
+  let line = time + " " + LEVEL_COLUMN[level] + " " + event;
   if (fields) {
     for (const key in fields) {
       const value = fields[key];
       if (value === undefined) continue;
-      const text = String(value);
-      line += ` ${key}=${/^[^\s"=]+$/.test(text) ? text : JSON.stringify(text)}`;
+      if (typeof value !== "string") line += " " + key + "=" + value;
+      else line += " " + key + "=" + (PLAIN.test(value) ? value : JSON.stringify(value));
     }
   }
   return line + "\n";
@@ -109,3 +125,15 @@ function textLine(time: string, level: LogLevel, event: string, fields: LogField
 function jsonLine(time: string, level: LogLevel, event: string, fields: LogFields | undefined): string {
   return JSON.stringify({ time, level, event, ...fields }) + "\n";
 }
+
+/** Builds the logger the way the config asks, writing to standard error. */
+export function createLogger(runtime: Runtime, config: { log: { level: LogLevel; format: LogFormat } }): Logger {
+  const { clock } = runtime;
+  return new Logger(config.log, {
+    write: (text) => runtime.writeErr(text),
+    wallNow: () => clock.wallNow(),
+    setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
+    clearTimeout: (handle) => clock.clearTimeout(handle),
+  });
+}
+

@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { startSluice, createLogger } from "./app.ts";
+import { startSluice } from "./app.ts";
+import { createLogger } from "./log.ts";
 import { parseArgs, USAGE } from "./cli.ts";
 import { formatIssue } from "./config/load.ts";
 import { loadSource } from "./config/sources.ts";

@@ -269,3 +269,26 @@ describe(`proxy end to end on ${runtime.name}`, () => {
     assert.match((await missing.json()).error, /no such endpoint/);
   });
 });
+
+describe(`workers on ${runtime.name}`, () => {
+  test(runtime.supportsReusePort ? "workers = 2 runs two threads on one port and adds up their counts" : "workers = 2 warns that this runtime cannot share a port and still serves", async () => {
+    const b = await backend(replyAfterRequest("ok"));
+    const { sluice, port, events } = await proxy([b.port], {}, { workers: 2 });
+    for (let i = 0; i < 40; i++) assert.equal(await exchange(port), "ok");
+    const admin = `http://127.0.0.1:${sluice.adminAddress!.port}`;
+    assert.ok(await waitFor(() => {
+      sluice.collector.refresh();
+      return sluice.collector.listener("test").connections === 40 && sluice.collector.total.active === 0;
+    }));
+    assert.equal(sluice.collector.backend("test", `127.0.0.1:${b.port}`).connections, 40);
+    const { recent } = await (await fetch(`${admin}/api/v1/connections?limit=40`)).json();
+    assert.equal(recent.length, 40);
+    assert.equal(new Set(recent.map((c: { id: number }) => c.id)).size, 40, "connection ids are unique across threads");
+    if (runtime.supportsReusePort) {
+      const workersUsed = new Set(recent.map((c: { id: number }) => (c.id - 1) % 2));
+      assert.equal(workersUsed.size, 2, "the kernel spread connections over both threads");
+    } else {
+      assert.equal(events("workers.unsupported").length, 1);
+    }
+  });
+});

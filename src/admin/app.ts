@@ -8,7 +8,7 @@ import { Hono } from "hono";
 import type { Clock } from "../runtime/types.ts";
 import type { Collector } from "../stats/collector.ts";
 import { renderPrometheus } from "../stats/prometheus.ts";
-import { connectionView, statsView } from "./views.ts";
+import { type ConnectionsJson, connectionsView, statsView } from "./views.ts";
 
 const MAX_LIST = 1000;
 
@@ -21,7 +21,12 @@ const MAX_LIST = 1000;
  * await runtime.serveHttp({ host: "127.0.0.1", port: 9090 }, app.fetch);
  * ```
  */
-export function createAdminApp(collector: Collector, clock: Clock): Hono {
+export function createAdminApp(
+  collector: Collector,
+  clock: Clock,
+  /** Where connections come from; the collector's own table unless worker threads hold them. */
+  connections: (limit: number) => Promise<ConnectionsJson> = (limit) => Promise.resolve(connectionsView(collector.table, limit, clock.now())),
+): Hono {
   const app = new Hono();
 
   app.get("/", (c) =>
@@ -31,19 +36,12 @@ export function createAdminApp(collector: Collector, clock: Clock): Hono {
 
   app.get("/api/v1/stats", (c) => c.json(statsView(collector)));
 
-  app.get("/api/v1/connections", (c) => {
+  app.get("/api/v1/connections", async (c) => {
     const raw = c.req.query("limit") ?? "100";
     if (!/^\d+$/.test(raw) || +raw < 1 || +raw > MAX_LIST) {
       return c.json({ error: `limit must be a whole number from 1 to ${MAX_LIST}, got ${JSON.stringify(raw)}` }, 400);
     }
-    const limit = Number(raw);
-    const now = clock.now();
-    const live = collector.table.liveConnections();
-    return c.json({
-      live_total: live.length,
-      live: live.slice(0, limit).map((conn) => connectionView(conn, now)),
-      recent: collector.table.recentlyClosed().slice(0, limit).map((conn) => connectionView(conn, now)),
-    });
+    return c.json(await connections(Number(raw)));
   });
 
   app.get("/metrics", (c) => c.body(renderPrometheus(collector), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }));

@@ -7,7 +7,7 @@
  * @module
  */
 import { formatAddress } from "../net/address.ts";
-import { connectFailureOf, errorText, listenError, socketAddress, webClock } from "./common.ts";
+import { connectFailureOf, errorText, listenError, socketAddress, spawnWebWorker, webClock, webWorkerChannel } from "./common.ts";
 import {
   ConnectError,
   type ConnectTcpOptions,
@@ -52,6 +52,7 @@ interface BunSocketHandlers {
 
 interface BunApi {
   version: string;
+  isMainThread: boolean;
   listen(options: Record<string, unknown>): { port: number; hostname: string; stop(closeActive?: boolean): void };
   connect(options: Record<string, unknown>): Promise<BunSocket>;
   serve(options: Record<string, unknown>): { port: number; hostname: string; stop(closeActive?: boolean): Promise<void> };
@@ -69,8 +70,6 @@ interface NodeishProcess {
 
 /** One Bun socket with the relay state of the direction that writes into it. */
 class BunConnection implements TcpConnection {
-  readonly remote: SocketAddress;
-  readonly local: SocketAddress;
   relay: BunRelay | undefined;
   /** The other socket of the relay. */
   peer: BunConnection | undefined;
@@ -84,11 +83,21 @@ class BunConnection implements TcpConnection {
   /** Events that came before a relay took the socket over. */
   early: { error?: Error; fin?: boolean; chunks?: Uint8Array[] } | undefined;
 
+  private remoteAddress: SocketAddress | undefined;
+  private localAddress: SocketAddress | undefined;
+
   constructor(readonly socket: BunSocket, readonly isClient: boolean) {
-    this.remote = socketAddress(socket.remoteAddress, socket.remotePort);
-    this.local = socketAddress(socket.localAddress, socket.localPort);
     socket.data = this;
     socket.setNoDelay(true);
+  }
+
+  // Read on demand: each costs a system call, and upstream addresses are rarely needed.
+  get remote(): SocketAddress {
+    return (this.remoteAddress ??= socketAddress(this.socket.remoteAddress, this.socket.remotePort));
+  }
+
+  get local(): SocketAddress {
+    return (this.localAddress ??= socketAddress(this.socket.localAddress, this.socket.localPort));
   }
 
   abort(): void {
@@ -134,7 +143,6 @@ class BunRelay implements Relay {
     }
     if (client.closed || upstream.closed) return void this.onClose(client.closed ? client : upstream, undefined);
     client.socket.resume();
-    upstream.socket.resume();
   }
 
   abort(): void {
@@ -199,7 +207,9 @@ class BunRelay implements Relay {
   private sendFin(to: BunConnection): void {
     if (to.finSent || to.closed) return;
     to.finSent = true;
-    to.socket.shutdown();
+    // When that socket has already ended its side, our FIN finishes it: end() sends it and closes in one step.
+    if (to.finReceived) to.closeGracefully();
+    else to.socket.shutdown();
   }
 
   private finishIfDone(): void {
@@ -301,7 +311,9 @@ function listenTcp(options: ListenTcpOptions, onConnection: (conn: TcpConnection
   });
 }
 
-const upstreamHandlers = handlers((s) => s.pause());
+// Upstream sockets are not paused: bytes that come before the relay are kept in `early`,
+// and skipping pause()/resume() saves two poll updates per connection.
+const upstreamHandlers = handlers();
 
 async function connectTcp(options: ConnectTcpOptions): Promise<TcpConnection> {
   const target = formatAddress(options);
@@ -352,6 +364,8 @@ export function createBunRuntime(): Runtime {
     connectTcp,
     relayTcp: (client, upstream, tally) => new BunRelay(client as BunConnection, upstream as BunConnection, tally),
     serveHttp,
+    spawnWorker: spawnWebWorker,
+    workerChannel: () => (bun().isMainThread ? undefined : webWorkerChannel()),
     args: proc.argv.slice(2),
     env: (name) => proc.env[name],
     readTextFile: (path) => (globalThis as unknown as { Bun: { file(p: string): { text(): Promise<string> } } }).Bun.file(path).text(),

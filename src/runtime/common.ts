@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Clock, ConnectFailure } from "./types.ts";
+import type { Clock, ConnectFailure, WorkerChannel, WorkerHandle } from "./types.ts";
 import type { SocketAddress } from "../net/address.ts";
 
 /** The clock every runtime offers through web-standard globals. */
@@ -80,4 +80,41 @@ export function listenError(what: string, error: unknown): Error {
 export function errorText(error: unknown): string {
   const e = error as { code?: string; message?: string };
   return e?.code ? `${e.code}` : String(e?.message ?? error);
+}
+
+interface WebWorker {
+  postMessage(message: unknown): void;
+  terminate(): void;
+  addEventListener(type: "message", fn: (event: { data: unknown }) => void): void;
+  addEventListener(type: "error", fn: (event: { message?: string; preventDefault?: () => void }) => void): void;
+}
+
+/** A module worker through the web `Worker` API (Deno and Bun). */
+export function spawnWebWorker(entry: URL): WorkerHandle {
+  const Ctor = (globalThis as unknown as { Worker: new (url: URL | string, options: { type: "module" }) => WebWorker }).Worker;
+  const worker = new Ctor(entry, { type: "module" });
+  return {
+    postMessage: (message) => worker.postMessage(message),
+    onMessage: (handler) => worker.addEventListener("message", (event) => handler(event.data)),
+    onError: (handler) =>
+      worker.addEventListener("error", (event) => {
+        event.preventDefault?.();
+        handler(event.message ?? "worker failed");
+      }),
+    terminate: () => worker.terminate(),
+  };
+}
+
+/** Inside a web worker: the channel to the parent. Adapters decide whether this is a worker. */
+export function webWorkerChannel(): WorkerChannel {
+  const scope = globalThis as unknown as {
+    postMessage: (message: unknown) => void;
+    addEventListener: (type: "message", fn: (event: { data: unknown }) => void) => void;
+    close?: () => void;
+  };
+  return {
+    postMessage: (message) => scope.postMessage(message),
+    onMessage: (handler) => scope.addEventListener("message", (event) => handler(event.data)),
+    close: () => scope.close?.(),
+  };
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import { formatAddress } from "../net/address.ts";
-import { connectFailureOf, errorText, listenError, socketAddress, webClock } from "./common.ts";
+import { connectFailureOf, errorText, listenError, socketAddress, spawnWebWorker, webClock, webWorkerChannel } from "./common.ts";
 import {
   ConnectError,
   type ConnectTcpOptions,
@@ -208,6 +208,9 @@ export function createDenoRuntime(): Runtime {
     connectTcp,
     relayTcp: (client, upstream, tally) => new DenoRelay(client as DenoConnection, upstream as DenoConnection, tally),
     serveHttp,
+    spawnWorker: spawnWebWorker,
+    // Deno's main thread has no postMessage; a worker's global scope does.
+    workerChannel: () => (typeof (globalThis as { postMessage?: unknown }).postMessage === "function" ? webWorkerChannel() : undefined),
     args: Deno.args,
     env: (name) => Deno.env.get(name),
     readTextFile: (path) => Deno.readTextFile(path),

@@ -1,12 +1,13 @@
 /**
- * The Node adapter: `node:net` sockets with `allowHalfOpen`, backpressure via
- * `write()`/`drain`, and `@hono/node-server` for HTTP.
+ * The Node adapter: `node:net` sockets with `allowHalfOpen`, relayed with
+ * `pipe()` (backpressure via `write()`/`drain`), and `@hono/node-server` for HTTP.
  *
  * @module
  */
 import * as net from "node:net";
 import process from "node:process";
 import { readFile } from "node:fs/promises";
+import { isMainThread, parentPort, Worker } from "node:worker_threads";
 import { serve } from "@hono/node-server";
 import { formatAddress } from "../net/address.ts";
 import { connectFailureOf, errorText, listenError, socketAddress, webClock } from "./common.ts";
@@ -25,6 +26,8 @@ import {
   type SocketAddress,
   type TcpConnection,
   type TcpListener,
+  type WorkerChannel,
+  type WorkerHandle,
 } from "./types.ts";
 
 /** A `net.Socket` behind the {@linkcode TcpConnection} contract. */
@@ -49,7 +52,11 @@ export class NodeConnection implements TcpConnection {
   }
 }
 
-/** Relays between two sockets; each handler is one small step. */
+/**
+ * Relays with Node's own `pipe()` both ways (backpressure via write()/drain and
+ * end() on end, as the Node floor in bench/ does); the handlers here only
+ * count bytes, note which side ended first, and tear both down on an error.
+ */
 class NodeRelay implements Relay {
   readonly done: Promise<RelayResult>;
   private settle!: (result: RelayResult) => void;
@@ -62,10 +69,10 @@ class NodeRelay implements Relay {
     this.done = new Promise((resolve) => (this.settle = resolve));
     const c = client.socket;
     const u = upstream.socket;
-    c.on("data", this.onClientData);
-    u.on("data", this.onUpstreamData);
-    c.on("drain", this.onClientDrain);
-    u.on("drain", this.onUpstreamDrain);
+    c.on("data", this.countUp);
+    u.on("data", this.countDown);
+    c.pipe(u);
+    u.pipe(c);
     c.on("end", this.onClientEnd);
     u.on("end", this.onUpstreamEnd);
     c.on("error", this.onClientError);
@@ -84,27 +91,15 @@ class NodeRelay implements Relay {
     this.fail("aborted", undefined);
   }
 
-  private onClientData = (chunk: Buffer): void => {
-    this.tally.up += chunk.length;
-    if (!this.upstream.socket.write(chunk)) this.client.socket.pause();
-  };
-
-  private onUpstreamData = (chunk: Buffer): void => {
-    this.tally.down += chunk.length;
-    if (!this.client.socket.write(chunk)) this.upstream.socket.pause();
-  };
-
-  private onClientDrain = (): void => void this.upstream.socket.resume();
-  private onUpstreamDrain = (): void => void this.client.socket.resume();
+  private countUp = (chunk: Buffer): void => void (this.tally.up += chunk.length);
+  private countDown = (chunk: Buffer): void => void (this.tally.down += chunk.length);
 
   private onClientEnd = (): void => {
     this.outcome ??= "client_closed";
-    this.upstream.socket.end();
   };
 
   private onUpstreamEnd = (): void => {
     this.outcome ??= "upstream_closed";
-    this.client.socket.end();
   };
 
   private onClientError = (error: Error): void => this.fail("client_error", error);
@@ -204,6 +199,27 @@ async function serveHttp(options: { host: string; port: number }, handler: Fetch
   };
 }
 
+function spawnWorker(entry: URL): WorkerHandle {
+  // execArgv is inherited, so a worker started under `--import tsx` can load .ts too.
+  const worker = new Worker(entry);
+  return {
+    postMessage: (message) => worker.postMessage(message),
+    onMessage: (handler) => void worker.on("message", handler),
+    onError: (handler) => void worker.on("error", (error) => handler(error.message)),
+    terminate: () => void worker.terminate(),
+  };
+}
+
+function workerChannel(): WorkerChannel | undefined {
+  if (isMainThread || !parentPort) return undefined;
+  const port = parentPort;
+  return {
+    postMessage: (message) => port.postMessage(message),
+    onMessage: (handler) => void port.on("message", handler),
+    close: () => port.close(),
+  };
+}
+
 /** The Node implementation of {@linkcode Runtime}. */
 export const nodeRuntime: Runtime = {
   name: "node",
@@ -214,6 +230,8 @@ export const nodeRuntime: Runtime = {
   connectTcp,
   relayTcp,
   serveHttp,
+  spawnWorker,
+  workerChannel,
   args: process.argv.slice(2),
   env: (name) => process.env[name],
   readTextFile: (path) => readFile(path, "utf8"),

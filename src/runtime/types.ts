@@ -115,6 +115,23 @@ export interface Clock {
   clearInterval(handle: unknown): void;
 }
 
+/** The parent's handle on a worker thread. */
+export interface WorkerHandle {
+  postMessage(message: unknown): void;
+  onMessage(handler: (message: unknown) => void): void;
+  /** Called if the worker dies from an uncaught error. */
+  onError(handler: (error: string) => void): void;
+  terminate(): void;
+}
+
+/** A worker's channel to its parent. */
+export interface WorkerChannel {
+  postMessage(message: unknown): void;
+  onMessage(handler: (message: unknown) => void): void;
+  /** Lets the worker end once nothing else keeps it alive. */
+  close(): void;
+}
+
 /** Everything the core asks of a runtime. */
 export interface Runtime {
   /** `deno`, `bun` or `node`. */
@@ -136,6 +153,11 @@ export interface Runtime {
   relayTcp(client: TcpConnection, upstream: TcpConnection, tally: RelayTally): Relay;
   /** Serves HTTP with a fetch-style handler. */
   serveHttp(options: { host: string; port: number }, handler: FetchHandler): Promise<HttpServer>;
+
+  /** Starts a module worker thread running `entry`. */
+  spawnWorker(entry: URL): WorkerHandle;
+  /** Inside a worker: the channel to the parent; undefined on the main thread. */
+  workerChannel(): WorkerChannel | undefined;
 
   /** Command-line arguments after the script name. */
   readonly args: readonly string[];

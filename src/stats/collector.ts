@@ -24,9 +24,11 @@ export class Collector {
   private readonly listenerStats = new Map<string, ListenerStats>();
   private readonly backendStats = new Map<string, BackendStats>();
   private timer: unknown;
+  /** Brings counters up to date before they are read (worker threads' sums, in worker mode). */
+  private readonly refreshers: (() => void)[] = [];
 
-  constructor(readonly info: ProcessInfo, private readonly clock: Clock) {
-    this.table = new ConnectionTable(this.total);
+  constructor(readonly info: ProcessInfo, private readonly clock: Clock, ids?: { worker: number; workers: number }) {
+    this.table = new ConnectionTable(this.total, 256, ids);
     this.startedWall = clock.wallNow();
   }
 
@@ -64,9 +66,20 @@ export class Collector {
     }
   }
 
-  /** Folds live bytes and records one second of history. */
-  tick(): void {
+  /** Adds a step that {@linkcode refresh} runs. */
+  addRefresher(refresh: () => void): void {
+    this.refreshers.push(refresh);
+  }
+
+  /** Makes every counter current: folds live bytes and pulls in other threads' counters. */
+  refresh(): void {
     this.table.foldAll();
+    for (const refresh of this.refreshers) refresh();
+  }
+
+  /** Refreshes counters and records one second of history. */
+  tick(): void {
+    this.refresh();
     this.total.sample();
     for (const stats of this.listenerStats.values()) stats.sample();
     for (const stats of this.backendStats.values()) stats.sample();

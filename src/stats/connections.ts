@@ -56,11 +56,18 @@ export class ConnectionTable {
   private readonly live = new Set<Connection>();
   private readonly recent: (Connection | undefined)[];
   private recentNext = 0;
-  private nextId = 1;
+  private nextId: number;
+  private readonly idStep: number;
   private emptyWaiters: (() => void)[] = [];
 
-  constructor(private readonly total: TotalStats, readonly recentCapacity = 256) {
+  /**
+   * `ids` spreads connection ids over worker threads: worker i of n numbers its
+   * connections i+1, i+1+n, ... so ids stay unique across the process.
+   */
+  constructor(private readonly total: TotalStats, readonly recentCapacity = 256, ids = { worker: 0, workers: 1 }) {
     this.recent = new Array(recentCapacity);
+    this.nextId = ids.worker + 1;
+    this.idStep = ids.workers;
   }
 
   /** Number of live connections. */
@@ -70,7 +77,8 @@ export class ConnectionTable {
 
   /** Registers an accepted client. */
   open(listener: ListenerStats, client: SocketAddress, idleTimeoutMs: number, now: number, wallNow: number): Connection {
-    const conn = new Connection(this.nextId++, listener, client, idleTimeoutMs, now, wallNow);
+    const conn = new Connection(this.nextId, listener, client, idleTimeoutMs, now, wallNow);
+    this.nextId += this.idStep;
     this.live.add(conn);
     listener.connections++;
     listener.active++;

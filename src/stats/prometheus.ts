@@ -38,7 +38,7 @@ function formatLabels(labels: Labels): string {
  * ```
  */
 export function renderPrometheus(collector: Collector): string {
-  collector.table.foldAll();
+  collector.refresh();
   const e = new Exposition();
   const { info } = collector;
   e.family("sluice_build_info", "gauge", "Version and runtime of this process.", [[{ version: info.version, runtime: info.runtime, runtime_version: info.runtimeVersion }, 1]]);

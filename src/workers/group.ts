@@ -1,0 +1,118 @@
+/**
+ * The main thread's side of `workers = N`: N listener threads sharing each
+ * port with SO_REUSEPORT, their counters summed into the main collector, their
+ * connections gathered on request, and one drain for all on shutdown.
+ *
+ * @module
+ */
+import { type ConnectionsJson, mergeConnections } from "../admin/views.ts";
+import type { Config } from "../config/schema.ts";
+import type { Logger } from "../log.ts";
+import type { SocketAddress } from "../net/address.ts";
+import type { Runtime, WorkerHandle } from "../runtime/types.ts";
+import type { Collector } from "../stats/collector.ts";
+import type { FromWorker, ToWorker } from "./protocol.ts";
+import { regionLength, statsMerger } from "./shared-stats.ts";
+
+/** Running listener threads. */
+export interface WorkerGroup {
+  addresses(): { name: string; address: SocketAddress }[];
+  connections(limit: number): Promise<ConnectionsJson>;
+  shutdown(drainTimeoutMs: number): Promise<{ drained: number; aborted: number }>;
+}
+
+/** One worker thread with request/reply over its messages. */
+class WorkerClient {
+  private waiting = new Map<string, (message: FromWorker) => void>();
+  private nextId = 1;
+  alive = true;
+
+  constructor(private readonly handle: WorkerHandle, readonly index: number, log: Logger) {
+    handle.onMessage((raw) => {
+      const message = raw as FromWorker;
+      const key = message.type === "connections" ? `connections:${message.id}` : message.type === "failed" ? "started" : message.type;
+      const resolve = this.waiting.get(key);
+      this.waiting.delete(key);
+      resolve?.(message);
+    });
+    handle.onError((error) => {
+      this.alive = false;
+      log.error("worker.failed", { worker: index, error });
+      for (const resolve of this.waiting.values()) resolve({ type: "failed", error });
+      this.waiting.clear();
+    });
+  }
+
+  /** Sends `message` and resolves with the reply waited for under `key`. */
+  request(message: ToWorker, key: string): Promise<FromWorker> {
+    if (!this.alive) return Promise.resolve({ type: "failed", error: "worker is gone" });
+    const reply = new Promise<FromWorker>((resolve) => this.waiting.set(key, resolve));
+    this.handle.postMessage(message);
+    return reply;
+  }
+
+  connections(limit: number): Promise<FromWorker> {
+    const id = this.nextId++;
+    return this.request({ type: "connections", id, limit }, `connections:${id}`);
+  }
+
+  terminate(): void {
+    this.alive = false;
+    this.handle.terminate();
+  }
+}
+
+/** Replaces port 0 with the port the first worker was given, so the others share it. */
+function withBoundPorts(config: Config, bound: { name: string; address: SocketAddress }[]): Config {
+  return {
+    ...config,
+    listeners: config.listeners.map((l) => ({ ...l, listen: bound.find((b) => b.name === l.name)?.address ?? l.listen })),
+  };
+}
+
+/**
+ * Starts `config.workers` listener threads. Rejects (with every thread stopped)
+ * when one cannot bind.
+ */
+export async function startWorkerGroup(runtime: Runtime, config: Config, collector: Collector, log: Logger): Promise<WorkerGroup> {
+  const length = regionLength(config);
+  const buffer = new SharedArrayBuffer(config.workers * length * 8);
+  const entry = new URL("./worker.ts", import.meta.url);
+  const clients: WorkerClient[] = [];
+  let bound: { name: string; address: SocketAddress }[] = [];
+
+  const start = async (index: number, cfg: Config) => {
+    const client = new WorkerClient(runtime.spawnWorker(entry), index, log);
+    clients.push(client);
+    const reply = await client.request({ type: "start", index, config: cfg, buffer, offset: index * length, length }, "started");
+    if (reply.type !== "started") throw new Error(reply.type === "failed" ? reply.error : `worker ${index}: unexpected ${reply.type}`);
+    return reply.addresses;
+  };
+
+  let resolved = config;
+  try {
+    bound = await start(0, config);
+    resolved = withBoundPorts(config, bound);
+    await Promise.all(Array.from({ length: config.workers - 1 }, (_, i) => start(i + 1, resolved)));
+  } catch (error) {
+    for (const client of clients) client.terminate();
+    throw error;
+  }
+  const regions = clients.map((c) => new Float64Array(buffer, c.index * length * 8, length));
+  collector.addRefresher(statsMerger(resolved, collector, regions));
+  log.info("workers.start", { workers: config.workers });
+
+  return {
+    addresses: () => bound,
+    async connections(limit) {
+      const replies = await Promise.all(clients.map((c) => c.connections(limit)));
+      return mergeConnections(replies.flatMap((r) => (r.type === "connections" ? [r.connections] : [])), limit);
+    },
+    async shutdown(drainTimeoutMs) {
+      const replies = await Promise.all(clients.map((c) => c.request({ type: "shutdown", drainTimeoutMs }, "stopped")));
+      collector.refresh();
+      for (const client of clients) client.terminate();
+      return replies.reduce((sum, r) => (r.type === "stopped" ? { drained: sum.drained + r.drained, aborted: sum.aborted + r.aborted } : sum), { drained: 0, aborted: 0 });
+    },
+  };
+}
