@@ -11,7 +11,7 @@
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
-import { type Forwarder, FORWARDERS, ROOT } from "./forwarders.ts";
+import { type Forwarder, FORWARDERS, NODE_FLAGS, ROOT } from "./forwarders.ts";
 import { type Load, LOADS, type Measurement, startHttpBackend, startIperfServer } from "./loads.ts";
 import { sampleRss, treeCpuSeconds } from "./procs.ts";
 
@@ -103,7 +103,8 @@ async function main() {
   });
   const iperfServer = loads.some((l) => l.backend === "iperf3") ? await startIperfServer() : undefined;
   const httpBackend = loads.some((l) => l.backend === "http") ? await startHttpBackend() : undefined;
-  if (httpBackend) notes.push(`HTTP backend: ${httpBackend.kind}, 1 worker; wrk -t2 -c50; iperf3 ${options.seconds}s per run`);
+  if (httpBackend) notes.push(`HTTP backend: ${httpBackend.kind}, 1 worker; wrk -t2 -c50 for ${options.seconds}s; iperf3 for ${options.seconds}s`);
+  notes.push(`Sluice runs from mod.ts with the admin server and per-connection info logs on (to /dev/null); on Node with ${NODE_FLAGS.join(" ")} as the README says`);
 
   const samples = new Map<string, Sample[]>();
   const started = Date.now();

@@ -41,8 +41,8 @@ export class Logger {
   private format: LogFormat;
   private buffered = "";
   private timer: unknown;
-  private lastMs = -1;
-  private lastIso = "";
+  private lastSecond = -1;
+  private secondPrefix = "";
 
   constructor(options: { level: LogLevel; format: LogFormat }, private readonly sink: LogSink) {
     this.level = RANK[options.level];
@@ -85,14 +85,19 @@ export class Logger {
     this.sink.write(text);
   }
 
-  /** ISO time of now; busy proxies log many lines per millisecond, so the string is reused. */
+  /**
+   * ISO time of now. toISOString() costs microseconds, so the text up to the
+   * second is formatted once a second and only the milliseconds are added.
+   */
   private timestamp(): string {
     const ms = this.sink.wallNow();
-    if (ms !== this.lastMs) {
-      this.lastMs = ms;
-      this.lastIso = new Date(ms).toISOString();
+    const second = Math.floor(ms / 1000);
+    if (second !== this.lastSecond) {
+      this.lastSecond = second;
+      this.secondPrefix = new Date(second * 1000).toISOString().slice(0, 20);
     }
-    return this.lastIso;
+    const millis = Math.floor(ms) % 1000;
+    return this.secondPrefix + (millis < 10 ? "00" : millis < 100 ? "0" : "") + millis + "Z";
   }
 
   private emit(level: LogLevel, event: string, fields: LogFields | undefined): void {

@@ -188,7 +188,7 @@ describe("ConnectionTable", () => {
     assert.equal(collector.table.recentlyClosed()[0].closeReason, "idle_timeout");
   });
 
-  test("the recent ring keeps only the newest closed connections", async () => {
+  test("the recent ring keeps only the newest closed connections", () => {
     const clock = new ManualClock();
     const collector = new Collector(INFO, clock);
     const table = collector.table;

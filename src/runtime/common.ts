@@ -89,8 +89,13 @@ interface WebWorker {
   addEventListener(type: "error", fn: (event: { message?: string; preventDefault?: () => void }) => void): void;
 }
 
+/** The URL of a module given relative to the project root (this file is src/runtime/common.ts). */
+export function projectModule(path: string): URL {
+  return new URL(`../../${path}`, import.meta.url);
+}
+
 /** A module worker through the web `Worker` API (Deno and Bun). */
-export function spawnWebWorker(entry: URL): WorkerHandle {
+export function spawnWebWorker(entry: URL | string): WorkerHandle {
   const Ctor = (globalThis as unknown as { Worker: new (url: URL | string, options: { type: "module" }) => WebWorker }).Worker;
   const worker = new Ctor(entry, { type: "module" });
   return {

@@ -6,7 +6,7 @@
  * @module
  */
 import { formatAddress } from "../net/address.ts";
-import { connectFailureOf, errorText, listenError, socketAddress, spawnWebWorker, webClock, webWorkerChannel } from "./common.ts";
+import { connectFailureOf, errorText, listenError, projectModule, socketAddress, spawnWebWorker, webClock, webWorkerChannel } from "./common.ts";
 import {
   ConnectError,
   type ConnectTcpOptions,
@@ -208,7 +208,7 @@ export function createDenoRuntime(): Runtime {
     connectTcp,
     relayTcp: (client, upstream, tally) => new DenoRelay(client as DenoConnection, upstream as DenoConnection, tally),
     serveHttp,
-    spawnWorker: spawnWebWorker,
+    spawnWorker: (module) => spawnWebWorker(projectModule(module)),
     // Deno's main thread has no postMessage; a worker's global scope does.
     workerChannel: () => (typeof (globalThis as { postMessage?: unknown }).postMessage === "function" ? webWorkerChannel() : undefined),
     args: Deno.args,

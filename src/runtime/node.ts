@@ -10,7 +10,7 @@ import { readFile } from "node:fs/promises";
 import { isMainThread, parentPort, Worker } from "node:worker_threads";
 import { serve } from "@hono/node-server";
 import { formatAddress } from "../net/address.ts";
-import { connectFailureOf, errorText, listenError, socketAddress, webClock } from "./common.ts";
+import { connectFailureOf, errorText, listenError, projectModule, socketAddress, webClock } from "./common.ts";
 import {
   ConnectError,
   type ConnectTcpOptions,
@@ -30,32 +30,66 @@ import {
   type WorkerHandle,
 } from "./types.ts";
 
+/** Where a socket's relay is kept, so shared handlers can find it through `this`. */
+const RELAY = Symbol("sluice.relay");
+type RelayedSocket = net.Socket & { [RELAY]?: NodeRelay; earlyError?: Error };
+
+/** Until a relay takes over, errors are remembered instead of crashing the process. */
+function rememberError(this: RelayedSocket, error: Error): void {
+  this.earlyError ??= error;
+}
+
 /** A `net.Socket` behind the {@linkcode TcpConnection} contract. */
 export class NodeConnection implements TcpConnection {
-  readonly remote: SocketAddress;
-  readonly local: SocketAddress;
-  /** The first error seen before a relay took the socket over. */
-  earlyError: Error | undefined;
+  private remoteAddress: SocketAddress | undefined;
+  private localAddress: SocketAddress | undefined;
 
-  constructor(readonly socket: net.Socket) {
-    this.remote = socketAddress(socket.remoteAddress, socket.remotePort);
-    this.local = socketAddress(socket.localAddress, socket.localPort);
-    socket.on("error", this.rememberError);
+  constructor(readonly socket: RelayedSocket) {
+    socket.on("error", rememberError);
   }
 
-  private rememberError = (error: Error): void => {
-    this.earlyError ??= error;
-  };
+  // Read on demand: each is a system call, and upstream addresses are rarely needed.
+  get remote(): SocketAddress {
+    return (this.remoteAddress ??= socketAddress(this.socket.remoteAddress, this.socket.remotePort));
+  }
+
+  get local(): SocketAddress {
+    return (this.localAddress ??= socketAddress(this.socket.localAddress, this.socket.localPort));
+  }
 
   abort(): void {
     this.socket.destroy();
   }
 }
 
+// Listeners shared by every relayed socket (Node calls them with the socket as `this`),
+// so a connection costs no closures.
+function countUp(this: RelayedSocket, chunk: Buffer): void {
+  this[RELAY]!.tally.up += chunk.length;
+}
+function countDown(this: RelayedSocket, chunk: Buffer): void {
+  this[RELAY]!.tally.down += chunk.length;
+}
+function onClientEnd(this: RelayedSocket): void {
+  this[RELAY]!.ended("client_closed");
+}
+function onUpstreamEnd(this: RelayedSocket): void {
+  this[RELAY]!.ended("upstream_closed");
+}
+function onClientError(this: RelayedSocket, error: Error): void {
+  this[RELAY]!.fail("client_error", error);
+}
+function onUpstreamError(this: RelayedSocket, error: Error): void {
+  this[RELAY]!.fail("upstream_error", error);
+}
+function onClose(this: RelayedSocket): void {
+  this[RELAY]!.closed();
+}
+
 /**
  * Relays with Node's own `pipe()` both ways (backpressure via write()/drain and
- * end() on end, as the Node floor in bench/ does); the handlers here only
- * count bytes, note which side ended first, and tear both down on an error.
+ * end() on end, as the Node floor in bench/ does); the listeners only count
+ * bytes, note which side ended first, and tear both down on an error.
  */
 class NodeRelay implements Relay {
   readonly done: Promise<RelayResult>;
@@ -65,22 +99,25 @@ class NodeRelay implements Relay {
   private failed = false;
   private open = 2;
 
-  constructor(private readonly client: NodeConnection, private readonly upstream: NodeConnection, private readonly tally: RelayTally) {
+  constructor(private readonly client: NodeConnection, private readonly upstream: NodeConnection, readonly tally: RelayTally) {
     this.done = new Promise((resolve) => (this.settle = resolve));
     const c = client.socket;
     const u = upstream.socket;
-    c.on("data", this.countUp);
-    u.on("data", this.countDown);
+    c[RELAY] = u[RELAY] = this;
+    c.on("data", countUp);
+    u.on("data", countDown);
     c.pipe(u);
     u.pipe(c);
-    c.on("end", this.onClientEnd);
-    u.on("end", this.onUpstreamEnd);
-    c.on("error", this.onClientError);
-    u.on("error", this.onUpstreamError);
-    this.whenClosed(c);
-    this.whenClosed(u);
-    if (client.earlyError || c.destroyed) this.fail("client_error", client.earlyError ?? "closed before relay");
-    else if (upstream.earlyError || u.destroyed) this.fail("upstream_error", upstream.earlyError ?? "closed before relay");
+    c.on("end", onClientEnd);
+    u.on("end", onUpstreamEnd);
+    c.on("error", onClientError);
+    u.on("error", onUpstreamError);
+    for (const socket of [c, u]) {
+      if (socket.closed) queueMicrotask(() => this.closed());
+      else socket.once("close", onClose);
+    }
+    if (c.earlyError || c.destroyed) this.fail("client_error", c.earlyError ?? "closed before relay");
+    else if (u.earlyError || u.destroyed) this.fail("upstream_error", u.earlyError ?? "closed before relay");
     else {
       c.resume();
       u.resume();
@@ -91,21 +128,11 @@ class NodeRelay implements Relay {
     this.fail("aborted", undefined);
   }
 
-  private countUp = (chunk: Buffer): void => void (this.tally.up += chunk.length);
-  private countDown = (chunk: Buffer): void => void (this.tally.down += chunk.length);
+  ended(outcome: RelayOutcome): void {
+    this.outcome ??= outcome;
+  }
 
-  private onClientEnd = (): void => {
-    this.outcome ??= "client_closed";
-  };
-
-  private onUpstreamEnd = (): void => {
-    this.outcome ??= "upstream_closed";
-  };
-
-  private onClientError = (error: Error): void => this.fail("client_error", error);
-  private onUpstreamError = (error: Error): void => this.fail("upstream_error", error);
-
-  private fail(outcome: RelayOutcome, error: Error | string | undefined): void {
+  fail(outcome: RelayOutcome, error: Error | string | undefined): void {
     if (this.failed) return;
     this.failed = true;
     this.outcome = outcome;
@@ -114,21 +141,16 @@ class NodeRelay implements Relay {
     this.upstream.socket.destroy();
   }
 
-  private whenClosed(socket: net.Socket): void {
-    if (socket.closed) queueMicrotask(this.onClose);
-    else socket.once("close", this.onClose);
-  }
-
-  private onClose = (): void => {
+  closed(): void {
     if (--this.open > 0) {
       // One side is gone for good: a lingering peer would hold the other open forever.
-      if (!this.client.socket.writableEnded || !this.upstream.socket.writableEnded) {
-        if (this.outcome === undefined) this.fail(this.client.socket.closed ? "client_error" : "upstream_error", "closed");
-      }
+      const c = this.client.socket;
+      const u = this.upstream.socket;
+      if ((!c.writableEnded || !u.writableEnded) && this.outcome === undefined) this.fail(c.closed ? "client_error" : "upstream_error", "closed");
       return;
     }
     this.settle({ outcome: this.outcome ?? "client_closed", error: this.error });
-  };
+  }
 }
 
 async function listenTcp(options: ListenTcpOptions, onConnection: (conn: TcpConnection) => void): Promise<TcpListener> {
@@ -156,26 +178,51 @@ async function listenTcp(options: ListenTcpOptions, onConnection: (conn: TcpConn
   };
 }
 
-function connectTcp(options: ConnectTcpOptions): Promise<TcpConnection> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: options.host, port: options.port, allowHalfOpen: true, noDelay: true });
-    const target = formatAddress(options);
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new ConnectError("timeout", `Cannot connect to ${target}: timed out after ${options.timeoutMs}ms`));
-    }, options.timeoutMs);
-    const onError = (error: Error) => {
-      clearTimeout(timer);
-      reject(new ConnectError(connectFailureOf(error), `Cannot connect to ${target}: ${errorText(error)}`));
-    };
-    socket.once("error", onError);
-    socket.once("connect", () => {
-      clearTimeout(timer);
-      socket.removeListener("error", onError);
-      socket.pause();
-      resolve(new NodeConnection(socket));
+/** One connect in flight. Its handlers are shared module functions, not closures per attempt. */
+class PendingConnect {
+  readonly promise: Promise<TcpConnection>;
+  resolve!: (conn: TcpConnection) => void;
+  reject!: (error: Error) => void;
+  readonly socket: net.Socket & { [PENDING]?: PendingConnect };
+  readonly timer: ReturnType<typeof setTimeout>;
+
+  constructor(readonly options: ConnectTcpOptions) {
+    this.promise = new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
     });
-  });
+    this.socket = net.connect({ host: options.host, port: options.port, allowHalfOpen: true, noDelay: true });
+    this.socket[PENDING] = this;
+    this.timer = setTimeout(onConnectTimeout, options.timeoutMs, this);
+    this.socket.once("error", onConnectError);
+    this.socket.once("connect", onConnected);
+  }
+}
+
+const PENDING = Symbol("sluice.pendingConnect");
+
+function onConnectTimeout(pending: PendingConnect): void {
+  pending.socket.destroy();
+  pending.reject(new ConnectError("timeout", `Cannot connect to ${formatAddress(pending.options)}: timed out after ${pending.options.timeoutMs}ms`));
+}
+
+function onConnectError(this: net.Socket & { [PENDING]?: PendingConnect }, error: Error): void {
+  const pending = this[PENDING]!;
+  clearTimeout(pending.timer);
+  pending.reject(new ConnectError(connectFailureOf(error), `Cannot connect to ${formatAddress(pending.options)}: ${errorText(error)}`));
+}
+
+function onConnected(this: net.Socket & { [PENDING]?: PendingConnect }): void {
+  const pending = this[PENDING]!;
+  this[PENDING] = undefined;
+  clearTimeout(pending.timer);
+  this.removeListener("error", onConnectError);
+  this.pause();
+  pending.resolve(new NodeConnection(this));
+}
+
+function connectTcp(options: ConnectTcpOptions): Promise<TcpConnection> {
+  return new PendingConnect(options).promise;
 }
 
 function relayTcp(client: TcpConnection, upstream: TcpConnection, tally: RelayTally): Relay {
@@ -199,9 +246,9 @@ async function serveHttp(options: { host: string; port: number }, handler: Fetch
   };
 }
 
-function spawnWorker(entry: URL): WorkerHandle {
+function spawnWorker(module: string): WorkerHandle {
   // execArgv is inherited, so a worker started under `--import tsx` can load .ts too.
-  const worker = new Worker(entry);
+  const worker = new Worker(projectModule(module));
   return {
     postMessage: (message) => worker.postMessage(message),
     onMessage: (handler) => void worker.on("message", handler),

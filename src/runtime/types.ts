@@ -154,8 +154,12 @@ export interface Runtime {
   /** Serves HTTP with a fetch-style handler. */
   serveHttp(options: { host: string; port: number }, handler: FetchHandler): Promise<HttpServer>;
 
-  /** Starts a module worker thread running `entry`. */
-  spawnWorker(entry: URL): WorkerHandle;
+  /**
+   * Starts a module worker thread running `module`, a path relative to the
+   * project root (such as `src/workers/worker.ts`); adapters resolve it, also
+   * inside a compiled binary.
+   */
+  spawnWorker(module: string): WorkerHandle;
   /** Inside a worker: the channel to the parent; undefined on the main thread. */
   workerChannel(): WorkerChannel | undefined;
 

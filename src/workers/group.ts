@@ -14,6 +14,9 @@ import type { Collector } from "../stats/collector.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
 import { regionLength, statsMerger } from "./shared-stats.ts";
 
+/** The worker thread's module, from the project root (also an entrypoint of `npm run compile`). */
+const WORKER_MODULE = "src/workers/worker.ts";
+
 /** Running listener threads. */
 export interface WorkerGroup {
   addresses(): { name: string; address: SocketAddress }[];
@@ -77,12 +80,11 @@ function withBoundPorts(config: Config, bound: { name: string; address: SocketAd
 export async function startWorkerGroup(runtime: Runtime, config: Config, collector: Collector, log: Logger): Promise<WorkerGroup> {
   const length = regionLength(config);
   const buffer = new SharedArrayBuffer(config.workers * length * 8);
-  const entry = new URL("./worker.ts", import.meta.url);
   const clients: WorkerClient[] = [];
   let bound: { name: string; address: SocketAddress }[] = [];
 
   const start = async (index: number, cfg: Config) => {
-    const client = new WorkerClient(runtime.spawnWorker(entry), index, log);
+    const client = new WorkerClient(runtime.spawnWorker(WORKER_MODULE), index, log);
     clients.push(client);
     const reply = await client.request({ type: "start", index, config: cfg, buffer, offset: index * length, length }, "started");
     if (reply.type !== "started") throw new Error(reply.type === "failed" ? reply.error : `worker ${index}: unexpected ${reply.type}`);
