@@ -44,6 +44,16 @@ describe(`relay on ${runtime.name}`, () => {
     await backend.close();
   });
 
+  /** Makes the backend swallow what it gets; resolves with its socket for the next connection. */
+  function sinkBackend(): Promise<net.Socket> {
+    return new Promise((resolve) => {
+      onBackend = (socket) => {
+        socket.on("data", () => {});
+        resolve(socket);
+      };
+    });
+  }
+
   test("relay carries 64 MiB each way intact and counts every byte", async () => {
     const size = 64 << 20;
     const backendSide = new Promise<{ received: { bytes: number; sha256: string }; sent: string }>((resolve) => {
@@ -102,11 +112,7 @@ describe(`relay on ${runtime.name}`, () => {
   });
 
   test("a client reset mid-stream ends the relay as client_error and closes the backend side", async () => {
-    let backendSocket: net.Socket | undefined;
-    onBackend = (socket) => {
-      backendSocket = socket;
-      socket.on("data", () => {});
-    };
+    const backendSocket = sinkBackend();
     const index = proxy.relays.length;
     const client = await connect(proxy.port);
     client.write(Buffer.alloc(64 * 1024));
@@ -114,8 +120,7 @@ describe(`relay on ${runtime.name}`, () => {
     client.resetAndDestroy();
     const result = await (await proxy.relayAt(index)).relay.done;
     assert.equal(result.outcome, "client_error");
-    assert.ok(backendSocket);
-    await ended(backendSocket);
+    await ended(await backendSocket);
   });
 
   test("a backend reset ends the relay as upstream_error and closes the client", async () => {
@@ -133,11 +138,7 @@ describe(`relay on ${runtime.name}`, () => {
   });
 
   test("abort() closes both sides at once and reports aborted", async () => {
-    let backendSocket: net.Socket | undefined;
-    onBackend = (socket) => {
-      backendSocket = socket;
-      socket.on("data", () => {});
-    };
+    const backendSocket = sinkBackend();
     const index = proxy.relays.length;
     const client = await connect(proxy.port);
     client.on("error", () => {});
@@ -148,6 +149,6 @@ describe(`relay on ${runtime.name}`, () => {
     entry.relay.abort(); // idempotent
     assert.equal((await entry.relay.done).outcome, "aborted");
     await ended(client);
-    await ended(backendSocket!);
+    await ended(await backendSocket);
   });
 });

@@ -62,7 +62,7 @@ export class ConnectionTable {
 
   /**
    * `ids` spreads connection ids over worker threads: worker i of n numbers its
-   * connections i+1, i+1+n, ... so ids stay unique across the process.
+   * connections i+1, i+1+n, ... so ids stay unique across threads.
    */
   constructor(private readonly total: TotalStats, readonly recentCapacity = 256, ids = { worker: 0, workers: 1 }) {
     this.recent = new Array(recentCapacity);

@@ -1,5 +1,5 @@
 /**
- * Live counters for a listener, a backend and the whole process. The data path
+ * Live counters for a listener, a backend and the whole proxy. The data path
  * increments these plain fields; the collector turns them into time series.
  *
  * @module

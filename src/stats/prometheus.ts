@@ -41,7 +41,7 @@ export function renderPrometheus(collector: Collector): string {
   collector.refresh();
   const e = new Exposition();
   const { info } = collector;
-  e.family("sluice_build_info", "gauge", "Version and runtime of this process.", [[{ version: info.version, runtime: info.runtime, runtime_version: info.runtimeVersion }, 1]]);
+  e.family("sluice_build_info", "gauge", "Version and runtime of the running Sluice.", [[{ version: info.version, runtime: info.runtime, runtime_version: info.runtimeVersion }, 1]]);
   e.family("sluice_start_time_seconds", "gauge", "Start time of the process since the Unix epoch.", [[{}, collector.startedWall / 1000]]);
 
   const listeners = collector.listeners();
