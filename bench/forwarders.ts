@@ -114,11 +114,17 @@ async function launch(argv: string[], port: number, options: { cwd?: string } = 
 export const NODE_FLAGS = ["--initial-old-space-size=64"];
 
 const runtimes = {
-  node: (file: string, args: string[]) => [process.execPath, ...(file.endsWith("mod.ts") ? NODE_FLAGS : []), "--import", "tsx", file, ...args],
+  node: (file: string, args: string[], flags: string[] = []) => [process.execPath, ...flags, "--import", "tsx", file, ...args],
   deno: (file: string, args: string[]) => [join(BIN, "deno"), "run", "-A", file, ...args],
   bun: (file: string, args: string[]) => [join(BIN, "bun"), file, ...args],
 };
-type RuntimeName = keyof typeof runtimes;
+/** A runtime the harness can run TypeScript on. */
+export type RuntimeName = keyof typeof runtimes;
+
+/** argv that runs Sluice's mod.ts on `runtime` the way the README says to. */
+export function sluiceArgv(runtime: RuntimeName, args: string[]): string[] {
+  return runtimes[runtime](join(ROOT, "mod.ts"), args, NODE_FLAGS);
+}
 
 /** Sluice from mod.ts with its normal features on: stats, admin server, info logs (to /dev/null). */
 function sluice(runtime: RuntimeName, workers = 1): Forwarder {
@@ -128,7 +134,7 @@ function sluice(runtime: RuntimeName, workers = 1): Forwarder {
     async start(target) {
       const [port, admin] = [await freePort(), await freePort()];
       const args = [`127.0.0.1:${port}`, `127.0.0.1:${target}`, "--admin", `127.0.0.1:${admin}`, "--workers", String(workers)];
-      return launch(runtimes[runtime](join(ROOT, "mod.ts"), args), port);
+      return launch(sluiceArgv(runtime, args), port);
     },
   };
 }

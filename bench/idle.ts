@@ -10,9 +10,8 @@
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import * as net from "node:net";
-import { join } from "node:path";
 import process from "node:process";
-import { freePort, NODE_FLAGS, ROOT, waitForPort } from "./forwarders.ts";
+import { freePort, ROOT, type RuntimeName, sluiceArgv, waitForPort } from "./forwarders.ts";
 import { treeRss } from "./procs.ts";
 
 const args = process.argv.slice(2);
@@ -20,7 +19,7 @@ const option = (name: string, fallback: string) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : fallback;
 };
-const runtime = option("--runtime", "bun");
+const runtime = option("--runtime", "bun") as RuntimeName;
 const wanted = Number(option("--connections", "10000"));
 const workers = option("--workers", "1");
 const MiB = 1024 * 1024;
@@ -46,13 +45,9 @@ const backendCount = () =>
   });
 
 const port = await freePort();
-const argv: Record<string, string[]> = {
-  bun: [join(ROOT, "node_modules/.bin/bun"), "mod.ts"],
-  deno: [join(ROOT, "node_modules/.bin/deno"), "run", "-A", "mod.ts"],
-  node: [process.execPath, ...NODE_FLAGS, "--import", "tsx", "mod.ts"],
-};
 const admin = await freePort();
-const proxy = spawn(argv[runtime][0], [...argv[runtime].slice(1), `127.0.0.1:${port}`, `127.0.0.1:${backendPort}`, "--admin", `127.0.0.1:${admin}`, "--log-level", "warn", "--workers", workers], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
+const [command, ...rest] = sluiceArgv(runtime, [`127.0.0.1:${port}`, `127.0.0.1:${backendPort}`, "--admin", `127.0.0.1:${admin}`, "--log-level", "warn", "--workers", workers]);
+const proxy = spawn(command, rest, { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
 await waitForPort(port);
 await new Promise((r) => setTimeout(r, 500));
 const baseline = treeRss(proxy.pid!);

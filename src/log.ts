@@ -49,12 +49,6 @@ export class Logger {
     this.format = options.format;
   }
 
-  /** Changes level and format, e.g. after a config reload or a command-line override. */
-  configure(options: { level: LogLevel; format: LogFormat }): void {
-    this.level = RANK[options.level];
-    this.format = options.format;
-  }
-
   /** True when events at `level` are written; lets callers skip building fields. */
   enabled(level: LogLevel): boolean {
     return RANK[level] >= this.level;

@@ -5,7 +5,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -16,10 +16,12 @@ import { runtimeName } from "./helpers/spawn.ts";
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const LISTENING = /listener\.start listener=\S+ address=127\.0\.0\.1:(\d+)/g;
 
-/** The same command as `npm run compile`, into a temporary directory. */
+/** Runs package.json's `compile` script with its --outfile pointed at a temporary directory. */
 function build(): string {
   const out = join(mkdtempSync(join(tmpdir(), "sluice-bin-")), "sluice");
-  execFileSync(join(ROOT, "node_modules/.bin/bun"), ["build", "--compile", "mod.ts", "src/workers/worker.ts", "--outfile", out], { cwd: ROOT, stdio: "pipe" });
+  const script: string = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).scripts.compile;
+  const [command, ...args] = script.split(/\s+/).map((a) => (a === "dist/sluice" ? out : a));
+  execFileSync(join(ROOT, "node_modules/.bin", command), args, { cwd: ROOT, stdio: "pipe" });
   return out;
 }
 

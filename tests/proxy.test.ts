@@ -222,11 +222,7 @@ describe(`proxy end to end on ${runtime.name}`, () => {
   test("conn.close log lines carry client, listener, backend, bytes, duration and reason", async () => {
     const b = await backend(echo);
     const { port, events } = await proxy([b.port]);
-    const client = await connect(port);
-    const reply = readAll(client);
-    client.end("12345");
-    await reply;
-    await closed(client);
+    assert.equal(await exchange(port, "12345"), "12345");
     assert.ok(await waitFor(() => events("conn.close").length === 1));
     const line = events("conn.close")[0];
     assert.equal(line.listener, "test");
@@ -242,10 +238,7 @@ describe(`proxy end to end on ${runtime.name}`, () => {
   test("the admin API and /metrics show the traffic; bad requests get JSON errors", async () => {
     const b = await backend(echo);
     const { sluice, port } = await proxy([b.port]);
-    const client = await connect(port);
-    const reply = readAll(client);
-    client.end("hello");
-    await reply;
+    assert.equal(await exchange(port, "hello"), "hello");
     await waitFor(() => sluice.collector.total.active === 0);
     const admin = `http://127.0.0.1:${sluice.adminAddress!.port}`;
     const stats = await (await fetch(`${admin}/api/v1/stats`)).json();

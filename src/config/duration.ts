@@ -33,11 +33,3 @@ export function parseDuration(input: string | number): ParseResult<number> {
   }
   return { ok: true, value: Math.round(total) };
 }
-
-/** Formats milliseconds compactly for messages and the API (`1500` -> `"1.5s"`). */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  if (ms < 60_000) return `${+(ms / 1000).toFixed(3)}s`;
-  if (ms < 3_600_000) return `${+(ms / 60_000).toFixed(3)}m`;
-  return `${+(ms / 3_600_000).toFixed(3)}h`;
-}

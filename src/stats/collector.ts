@@ -58,14 +58,6 @@ export class Collector {
     return listener === undefined ? all : all.filter((b) => b.listener === listener);
   }
 
-  /** Drops counters of listeners and backends that no longer exist. */
-  retain(keep: { listeners: Set<string>; backends: Set<string> }): void {
-    for (const name of this.listenerStats.keys()) if (!keep.listeners.has(name)) this.listenerStats.delete(name);
-    for (const [key, stats] of this.backendStats) {
-      if (!keep.backends.has(`${stats.listener}\u0000${stats.name}`)) this.backendStats.delete(key);
-    }
-  }
-
   /** Adds a step that {@linkcode refresh} runs. */
   addRefresher(refresh: () => void): void {
     this.refreshers.push(refresh);

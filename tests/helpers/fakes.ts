@@ -1,4 +1,4 @@
-/** In-memory fakes for core tests: seeded randomness and balancer members. */
+/** In-memory fakes for core tests: seeded randomness, balancer members, a manual clock, a fake network and logger. */
 import type { Member } from "../../src/balance/types.ts";
 import type { Clock, ConnectTcpOptions, Relay, RelayResult, RelayTally, Runtime, TcpConnection } from "../../src/runtime/types.ts";
 import { ConnectError, type ConnectFailure } from "../../src/runtime/types.ts";
