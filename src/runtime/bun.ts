@@ -69,28 +69,27 @@ function listenTcp(options: ListenTcpOptions, onConnection: (conn: TcpConnection
 // and skipping pause()/resume() saves two poll updates per connection.
 const upstreamHandlers = handlers();
 
-async function connectTcp(options: ConnectTcpOptions): Promise<TcpConnection> {
+function connectTcp(options: ConnectTcpOptions): Promise<TcpConnection> {
   const target = formatAddress(options);
-  let timedOut = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const connecting = bun().connect({ hostname: options.host, port: options.port, allowHalfOpen: true, socket: upstreamHandlers });
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
+  return new Promise((resolve, reject) => {
+    let timedOut = false;
+    const timer = setTimeout(() => {
       timedOut = true;
       reject(new ConnectError("timeout", `Cannot connect to ${target}: timed out after ${options.timeoutMs}ms`));
     }, options.timeoutMs);
+    bun().connect({ hostname: options.host, port: options.port, allowHalfOpen: true, socket: upstreamHandlers }).then(
+      (socket) => {
+        clearTimeout(timer);
+        // A connect that completes after the timeout must not leak its socket.
+        if (timedOut) socket.terminate();
+        else resolve(new BunConnection(socket, false));
+      },
+      (error) => {
+        clearTimeout(timer);
+        if (!timedOut) reject(new ConnectError(connectFailureOf(error), `Cannot connect to ${target}: ${errorText(error)}`));
+      },
+    );
   });
-  // A connect that completes after the timeout must not leak its socket.
-  connecting.then((s) => timedOut && s.terminate(), () => {});
-  try {
-    const socket = await Promise.race([connecting, timeout]);
-    return new BunConnection(socket, false);
-  } catch (error) {
-    if (error instanceof ConnectError) throw error;
-    throw new ConnectError(connectFailureOf(error), `Cannot connect to ${target}: ${errorText(error)}`);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function serveHttp(options: { host: string; port: number }, handler: FetchHandler): Promise<HttpServer> {
