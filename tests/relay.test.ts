@@ -11,10 +11,14 @@ import { closed, connect, delay, digestUntilEnd, ended, readAll, sendRandom, sta
 
 const runtime = selectRuntime();
 
-/** A bare proxy made of the adapter's three TCP ports and nothing else. */
-async function startBareProxy(backendPort: number) {
+/**
+ * A bare proxy made of the adapter's three TCP ports and nothing else.
+ * `dialDelayMs` holds each client before the upstream is dialled, as a slow connect would.
+ */
+async function startBareProxy(backendPort: number, dialDelayMs = 0) {
   const relays: { relay: Relay; tally: RelayTally; result?: RelayResult }[] = [];
   const listener: TcpListener = await runtime.listenTcp({ host: "127.0.0.1", port: 0 }, async (client) => {
+    if (dialDelayMs > 0) await delay(dialDelayMs);
     const upstream = await runtime.connectTcp({ host: "127.0.0.1", port: backendPort, timeoutMs: 2000 });
     const tally = { up: 0, down: 0 };
     const entry: (typeof relays)[number] = { relay: runtime.relayTcp(client, upstream, tally), tally };
@@ -76,6 +80,28 @@ describe(`relay on ${runtime.name}`, () => {
     const result = await entry.relay.done;
     assert.ok(result.outcome === "client_closed" || result.outcome === "upstream_closed", result.outcome);
     assert.deepEqual(entry.tally, { up: size, down: size });
+  });
+
+  test("bytes and a FIN that arrive before the upstream is connected are all delivered, in order", async () => {
+    const slow = await startBareProxy(backend.port, 150);
+    try {
+      // 4 MiB is far beyond what an adapter may hold before the relay starts; 100 bytes fits whole, FIN included.
+      for (const size of [4 << 20, 100]) {
+        const received = new Promise<{ bytes: number; sha256: string }>((resolve) => {
+          onBackend = (socket) => resolve(digestUntilEnd(socket).finally(() => socket.end()));
+        });
+        const client = await connect(slow.port);
+        const sent = await sendRandom(client, size);
+        const got = await received;
+        assert.deepEqual(got, { bytes: size, sha256: sent });
+        await closed(client);
+      }
+      const entry = await slow.relayAt(0);
+      await entry.relay.done;
+      assert.equal(entry.tally.up, 4 << 20);
+    } finally {
+      await slow.close();
+    }
   });
 
   test("client half-close: the client's FIN reaches the backend and the whole reply still comes back", async () => {

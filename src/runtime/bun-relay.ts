@@ -22,7 +22,6 @@ export interface BunSocket {
   terminate(): void;
   pause(): void;
   resume(): void;
-  setNoDelay(enabled?: boolean): boolean;
 }
 
 /** Bun socket handlers, as Bun.listen and Bun.connect take them. */
@@ -48,14 +47,14 @@ export class BunConnection implements TcpConnection {
   finSent = false;
   closed = false;
   /** Events that came before a relay took the socket over. */
-  early: { error?: Error; fin?: boolean; chunks?: Uint8Array[] } | undefined;
+  early: Early | undefined;
 
   private remoteAddress: SocketAddress | undefined;
   private localAddress: SocketAddress | undefined;
 
+  // Bun turns TCP_NODELAY on for every socket it accepts or connects; setting it again is a wasted system call.
   constructor(readonly socket: BunSocket, readonly isClient: boolean) {
     socket.data = this;
-    socket.setNoDelay(true);
   }
 
   // Read on demand: each costs a system call, and upstream addresses are rarely needed.
@@ -107,9 +106,9 @@ export class BunRelay implements Relay {
       if (early?.error) return void this.onError(side, early.error);
       for (const chunk of early?.chunks ?? []) this.onData(side, chunk);
       if (early?.fin) this.onFin(side);
+      if (early?.paused && !side.peer!.pending) side.socket.resume();
     }
     if (client.closed || upstream.closed) return void this.onClose(client.closed ? client : upstream, undefined);
-    client.socket.resume();
   }
 
   abort(): void {
@@ -212,8 +211,36 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return joined;
 }
 
-function earlyOf(conn: BunConnection) {
+/** What a socket received before its relay existed. */
+interface Early {
+  error?: Error;
+  fin?: boolean;
+  chunks?: Uint8Array[];
+  bytes?: number;
+  /** Reading stopped because `chunks` reached {@linkcode EARLY_LIMIT}. */
+  paused?: boolean;
+}
+
+/**
+ * Bytes a socket may deliver before its relay starts (while the upstream is
+ * dialled). Sockets are not paused up front: pause() and resume() cost four
+ * poll updates and an extra wake-up per connection, and most clients send one
+ * request and wait.
+ */
+const EARLY_LIMIT = 64 * 1024;
+
+function earlyOf(conn: BunConnection): Early {
   return (conn.early ??= {});
+}
+
+function keepEarly(conn: BunConnection, chunk: Uint8Array): void {
+  const early = earlyOf(conn);
+  (early.chunks ??= []).push(chunk);
+  early.bytes = (early.bytes ?? 0) + chunk.length;
+  if (early.bytes >= EARLY_LIMIT && !early.paused) {
+    early.paused = true;
+    conn.socket.pause();
+  }
 }
 
 /** Socket handlers shared by every socket of one role; state lives in `socket.data`. */
@@ -223,7 +250,7 @@ export function handlers(onOpen?: (socket: BunSocket) => void): BunSocketHandler
     data(socket, chunk) {
       const conn = socket.data;
       if (conn.relay) conn.relay.onData(conn, chunk);
-      else (earlyOf(conn).chunks ??= []).push(chunk);
+      else keepEarly(conn, chunk);
     },
     drain(socket) {
       socket.data?.relay?.onDrain(socket.data);

@@ -42,10 +42,7 @@ function bun(): BunApi {
 }
 
 function listenTcp(options: ListenTcpOptions, onConnection: (conn: TcpConnection) => void): Promise<TcpListener> {
-  const socket = handlers((s) => {
-    s.pause();
-    onConnection(new BunConnection(s, true));
-  });
+  const socket = handlers((s) => onConnection(new BunConnection(s, true)));
   let server: ReturnType<BunApi["listen"]>;
   try {
     server = bun().listen({ hostname: options.host, port: options.port, allowHalfOpen: true, reusePort: options.reusePort ?? false, socket });
@@ -65,8 +62,6 @@ function listenTcp(options: ListenTcpOptions, onConnection: (conn: TcpConnection
   });
 }
 
-// Upstream sockets are not paused: bytes that come before the relay are kept in `early`,
-// and skipping pause()/resume() saves two poll updates per connection.
 const upstreamHandlers = handlers();
 
 function connectTcp(options: ConnectTcpOptions): Promise<TcpConnection> {

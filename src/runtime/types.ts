@@ -88,6 +88,11 @@ export interface Relay {
   readonly done: Promise<RelayResult>;
   /** Closes both sockets now; `done` then reports `aborted`. */
   abort(): void;
+  /**
+   * Brings the tally up to date, for a relay that leaves counting to the
+   * runtime's own byte counters instead of adding per chunk.
+   */
+  refresh?(): void;
 }
 
 /** A running HTTP server. */

@@ -102,6 +102,7 @@ export class ConnectionTable {
 
   /** Adds bytes relayed since the last fold to the listener, backend and totals. */
   fold(conn: Connection): void {
+    conn.relay?.refresh?.();
     const up = conn.up - conn.foldedUp;
     const down = conn.down - conn.foldedDown;
     if (up === 0 && down === 0) return;
@@ -156,6 +157,7 @@ export class ConnectionTable {
   sweepIdle(now: number): void {
     for (const conn of this.live) {
       if (conn.idleTimeoutMs === 0 || conn.relay === undefined) continue;
+      conn.relay.refresh?.();
       const seen = conn.up + conn.down;
       if (seen !== conn.activitySeen) {
         conn.activitySeen = seen;
@@ -168,6 +170,7 @@ export class ConnectionTable {
 
   /** Live connections, oldest first. */
   liveConnections(): Connection[] {
+    for (const conn of this.live) conn.relay?.refresh?.();
     return [...this.live];
   }
 
