@@ -160,18 +160,30 @@ function listenTcp(options: ListenTcpOptions, onConnection: (conn: TcpConnection
   });
 }
 
-async function connectTcp(options: ConnectTcpOptions): Promise<TcpConnection> {
-  const target = formatAddress(options);
-  const timeout = new AbortController();
-  const timer = setTimeout(() => timeout.abort(), options.timeoutMs);
-  try {
-    return new DenoConnection(await Deno.connect({ hostname: options.host, port: options.port, signal: timeout.signal }));
-  } catch (error) {
-    if (timeout.signal.aborted) throw new ConnectError("timeout", `Cannot connect to ${target}: timed out after ${options.timeoutMs}ms`);
-    throw new ConnectError(connectFailureOf(error), `Cannot connect to ${target}: ${errorText(error)}`);
-  } finally {
-    clearTimeout(timer);
-  }
+/**
+ * Dials with a plain timer rather than an AbortSignal: a signal makes Deno set
+ * up a cancel handle for every connect. A connect that completes after its
+ * timeout is closed at once.
+ */
+function connectTcp(options: ConnectTcpOptions): Promise<TcpConnection> {
+  return new Promise((resolve, reject) => {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      reject(new ConnectError("timeout", `Cannot connect to ${formatAddress(options)}: timed out after ${options.timeoutMs}ms`));
+    }, options.timeoutMs);
+    Deno.connect({ hostname: options.host, port: options.port }).then(
+      (conn) => {
+        clearTimeout(timer);
+        if (timedOut) conn.close();
+        else resolve(new DenoConnection(conn));
+      },
+      (error) => {
+        clearTimeout(timer);
+        if (!timedOut) reject(new ConnectError(connectFailureOf(error), `Cannot connect to ${formatAddress(options)}: ${errorText(error)}`));
+      },
+    );
+  });
 }
 
 function serveHttp(options: { host: string; port: number }, handler: FetchHandler): Promise<HttpServer> {
