@@ -4,7 +4,7 @@
  * runtime, and the peers (HAProxy, nginx stream, socat) when installed.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -69,17 +69,26 @@ export function have(command: string): boolean {
   }
 }
 
-/** Starts a child process and waits for its port; `stop()` ends the whole process group. */
+/**
+ * Starts a child process and waits for its port; `stop()` ends the whole process group.
+ * Its standard error goes to a file, as a deployed proxy's log would: reading
+ * it through a pipe would spend harness CPU on the cores the load shares.
+ */
 async function launch(argv: string[], port: number, options: { cwd?: string } = {}): Promise<Running> {
-  const child = spawn(argv[0], argv.slice(1), { cwd: options.cwd ?? ROOT, stdio: ["ignore", "ignore", "pipe"], detached: true });
-  let stderr = "";
-  child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const logDir = mkdtempSync(join(tmpdir(), "sluice-bench-log-"));
+  const logFile = join(logDir, "stderr.log");
+  const stderrFd = openSync(logFile, "w");
+  const child = spawn(argv[0], argv.slice(1), { cwd: options.cwd ?? ROOT, stdio: ["ignore", "ignore", stderrFd], detached: true });
+  closeSync(stderrFd);
+  const cleanUp = () => rmSync(logDir, { recursive: true, force: true });
   try {
     await waitForPort(port, 15_000, child);
   } catch (error) {
     try {
       process.kill(-child.pid!, "SIGKILL");
     } catch { /* gone */ }
+    const stderr = readFileSync(logFile, "utf8").slice(-4000);
+    cleanUp();
     throw new Error(`${argv.join(" ")}: ${(error as Error).message}\n${stderr}`);
   }
   return {
@@ -87,7 +96,7 @@ async function launch(argv: string[], port: number, options: { cwd?: string } = 
     pid: child.pid,
     stop: () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
+        if (child.exitCode !== null) return resolve(cleanUp());
         const timer = setTimeout(() => {
           try {
             process.kill(-child.pid!, "SIGKILL");
@@ -95,11 +104,13 @@ async function launch(argv: string[], port: number, options: { cwd?: string } = 
         }, 3000);
         child.once("exit", () => {
           clearTimeout(timer);
+          cleanUp();
           resolve();
         });
         try {
           process.kill(-child.pid!, "SIGTERM");
         } catch {
+          cleanUp();
           resolve();
         }
       }),
@@ -126,7 +137,7 @@ export function sluiceArgv(runtime: RuntimeName, args: string[]): string[] {
   return runtimes[runtime](join(ROOT, "mod.ts"), args, NODE_FLAGS);
 }
 
-/** Sluice from mod.ts with its normal features on: stats, admin server, info logs (to /dev/null). */
+/** Sluice from mod.ts with its normal features on: stats, admin server, info logs (to a file). */
 function sluice(runtime: RuntimeName, workers = 1): Forwarder {
   return {
     name: workers > 1 ? `sluice-${runtime} ×${workers}` : `sluice-${runtime}`,

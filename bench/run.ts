@@ -104,7 +104,7 @@ async function main() {
   const iperfServer = loads.some((l) => l.backend === "iperf3") ? await startIperfServer() : undefined;
   const httpBackend = loads.some((l) => l.backend === "http") ? await startHttpBackend() : undefined;
   if (httpBackend) notes.push(`HTTP backend: ${httpBackend.kind}, 1 worker; wrk -t2 -c50 for ${options.seconds}s; iperf3 for ${options.seconds}s`);
-  notes.push(`Sluice runs from mod.ts with the admin server and per-connection info logs on (to /dev/null); on Node with ${NODE_FLAGS.join(" ")} as the README says`);
+  notes.push(`Sluice runs from mod.ts with the admin server and per-connection info logs on (written to a file); on Node with ${NODE_FLAGS.join(" ")} as the README says`);
 
   const samples = new Map<string, Sample[]>();
   const started = Date.now();

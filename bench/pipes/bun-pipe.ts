@@ -1,6 +1,7 @@
 /**
  * The floor for Bun: a minimal forwarder with socket handlers, honouring
- * write() short counts with pause()/resume() and drain.
+ * write() short counts with pause()/resume() and drain. (Bun already sets
+ * TCP_NODELAY on every socket, so it is not set again here.)
  * Usage: bun bench/pipes/bun-pipe.ts LISTEN_PORT TARGET_PORT
  */
 // deno-lint-ignore-file no-explicit-any
@@ -74,8 +75,6 @@ Bun.listen({
             const upstreamSide: Side = { socket: upstream, peer: clientSide };
             upstream.data = upstreamSide;
             clientSide.peer = upstreamSide;
-            client.setNoDelay(true);
-            upstream.setNoDelay(true);
             client.resume();
           },
         },
