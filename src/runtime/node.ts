@@ -30,23 +30,36 @@ import {
   type WorkerHandle,
 } from "./types.ts";
 
-/** Where a socket's relay is kept, so shared handlers can find it through `this`. */
+/** Where a socket's relay (or its dial, before that) is kept, so shared listeners find it through `this`. */
 const RELAY = Symbol("sluice.relay");
-type RelayedSocket = net.Socket & { [RELAY]?: NodeRelay; earlyError?: Error };
+const PENDING = Symbol("sluice.pendingConnect");
+type RelayedSocket = net.Socket & { [RELAY]?: NodeRelay; [PENDING]?: PendingConnect; earlyError?: Error };
 
-/** Until a relay takes over, errors are remembered instead of crashing the process. */
-function rememberError(this: RelayedSocket, error: Error): void {
+// Listeners shared by every socket (Node calls them with the socket as `this`), each added
+// once per socket with on() rather than once(), so a connection costs no closures or wrappers.
+
+/** A socket's one error listener, from accept or dial on: it fails the dial, then the relay; between the two it remembers. */
+function onSocketError(this: RelayedSocket, error: Error): void {
+  const relay = this[RELAY];
+  if (relay) return relay.fail(relay.isClient(this) ? "client_error" : "upstream_error", error);
+  const pending = this[PENDING];
+  if (pending) return pending.failed(error);
   this.earlyError ??= error;
 }
+function onEnd(this: RelayedSocket): void {
+  const relay = this[RELAY]!;
+  relay.ended(relay.isClient(this) ? "client_closed" : "upstream_closed");
+}
+function onClose(this: RelayedSocket): void {
+  this[RELAY]!.closed();
+}
 
-/** A `net.Socket` behind the {@linkcode TcpConnection} contract. */
+/** A `net.Socket` behind the {@linkcode TcpConnection} contract; its error listener is already on. */
 export class NodeConnection implements TcpConnection {
   private remoteAddress: SocketAddress | undefined;
   private localAddress: SocketAddress | undefined;
 
-  constructor(readonly socket: RelayedSocket) {
-    socket.on("error", rememberError);
-  }
+  constructor(readonly socket: RelayedSocket) {}
 
   // Read on demand: each is a system call, and upstream addresses are rarely needed.
   get remote(): SocketAddress {
@@ -60,24 +73,6 @@ export class NodeConnection implements TcpConnection {
   abort(): void {
     this.socket.destroy();
   }
-}
-
-// Listeners shared by every relayed socket (Node calls them with the socket as `this`),
-// so a connection costs no closures.
-function onClientEnd(this: RelayedSocket): void {
-  this[RELAY]!.ended("client_closed");
-}
-function onUpstreamEnd(this: RelayedSocket): void {
-  this[RELAY]!.ended("upstream_closed");
-}
-function onClientError(this: RelayedSocket, error: Error): void {
-  this[RELAY]!.fail("client_error", error);
-}
-function onUpstreamError(this: RelayedSocket, error: Error): void {
-  this[RELAY]!.fail("upstream_error", error);
-}
-function onClose(this: RelayedSocket): void {
-  this[RELAY]!.closed();
 }
 
 /**
@@ -101,13 +96,11 @@ class NodeRelay implements Relay {
     c[RELAY] = u[RELAY] = this;
     c.pipe(u);
     u.pipe(c);
-    c.on("end", onClientEnd);
-    u.on("end", onUpstreamEnd);
-    c.on("error", onClientError);
-    u.on("error", onUpstreamError);
+    c.on("end", onEnd);
+    u.on("end", onEnd);
     for (const socket of [c, u]) {
       if (socket.closed) queueMicrotask(() => this.closed());
-      else socket.once("close", onClose);
+      else socket.on("close", onClose);
     }
     if (c.earlyError || c.destroyed) this.fail("client_error", c.earlyError ?? "closed before relay");
     else if (u.earlyError || u.destroyed) this.fail("upstream_error", u.earlyError ?? "closed before relay");
@@ -119,6 +112,10 @@ class NodeRelay implements Relay {
 
   abort(): void {
     this.fail("aborted", undefined);
+  }
+
+  isClient(socket: net.Socket): boolean {
+    return socket === this.client.socket;
   }
 
   refresh(): void {
@@ -158,6 +155,7 @@ async function listenTcp(options: ListenTcpOptions, onConnection: (conn: TcpConn
       socket.destroy();
       return;
     }
+    socket.on("error", onSocketError);
     onConnection(new NodeConnection(socket));
   });
   await new Promise<void>((resolve, reject) => {
@@ -177,12 +175,12 @@ async function listenTcp(options: ListenTcpOptions, onConnection: (conn: TcpConn
   };
 }
 
-/** One connect in flight. Its handlers are shared module functions, not closures per attempt. */
+/** One connect in flight. Its listeners are shared module functions, not closures per attempt. */
 class PendingConnect {
   readonly promise: Promise<TcpConnection>;
   resolve!: (conn: TcpConnection) => void;
   reject!: (error: Error) => void;
-  readonly socket: net.Socket & { [PENDING]?: PendingConnect };
+  readonly socket: RelayedSocket;
   readonly timer: ReturnType<typeof setTimeout>;
 
   constructor(readonly options: ConnectTcpOptions) {
@@ -193,30 +191,27 @@ class PendingConnect {
     this.socket = net.connect({ host: options.host, port: options.port, allowHalfOpen: true, noDelay: true });
     this.socket[PENDING] = this;
     this.timer = setTimeout(onConnectTimeout, options.timeoutMs, this);
-    this.socket.once("error", onConnectError);
-    this.socket.once("connect", onConnected);
+    this.socket.on("error", onSocketError);
+    this.socket.on("connect", onConnected);
+  }
+
+  failed(error: Error): void {
+    this.socket[PENDING] = undefined;
+    clearTimeout(this.timer);
+    this.reject(new ConnectError(connectFailureOf(error), `Cannot connect to ${formatAddress(this.options)}: ${errorText(error)}`));
   }
 }
 
-const PENDING = Symbol("sluice.pendingConnect");
-
 function onConnectTimeout(pending: PendingConnect): void {
+  pending.socket[PENDING] = undefined;
   pending.socket.destroy();
   pending.reject(new ConnectError("timeout", `Cannot connect to ${formatAddress(pending.options)}: timed out after ${pending.options.timeoutMs}ms`));
 }
 
-function onConnectError(this: net.Socket & { [PENDING]?: PendingConnect }, error: Error): void {
-  const pending = this[PENDING]!;
-  clearTimeout(pending.timer);
-  pending.reject(new ConnectError(connectFailureOf(error), `Cannot connect to ${formatAddress(pending.options)}: ${errorText(error)}`));
-}
-
-function onConnected(this: net.Socket & { [PENDING]?: PendingConnect }): void {
+function onConnected(this: RelayedSocket): void {
   const pending = this[PENDING]!;
   this[PENDING] = undefined;
   clearTimeout(pending.timer);
-  this.removeListener("error", onConnectError);
-  this.pause();
   pending.resolve(new NodeConnection(this));
 }
 
