@@ -6,6 +6,7 @@
  *   npm run bench                      full run: 3 repetitions, 5 s per load
  *   npm run bench -- --quick           1 repetition, 2 s per load
  *   npm run bench -- --only bun        forwarders whose name contains "bun" (and direct); repeatable
+ *   npm run bench -- --load stream     loads whose name contains "stream"; repeatable
  *   npm run bench -- --reps 5 --seconds 10
  */
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
@@ -17,16 +18,18 @@ import { sampleRss, treeCpuSeconds } from "./procs.ts";
 
 interface Options {
   only: string[];
+  load: string[];
   reps: number;
   seconds: number;
 }
 
 function parseOptions(argv: string[]): Options {
-  const options: Options = { only: [], reps: 3, seconds: 5 };
+  const options: Options = { only: [], load: [], reps: 3, seconds: 5 };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--quick") Object.assign(options, { reps: 1, seconds: 2 });
     else if (arg === "--only") options.only.push(argv[++i]);
+    else if (arg === "--load") options.load.push(argv[++i]);
     else if (arg === "--reps") options.reps = Math.max(1, Number(argv[++i]));
     else if (arg === "--seconds") options.seconds = Math.max(1, Number(argv[++i]));
     else throw new Error(`unknown option ${arg}; see the top of bench/run.ts`);
@@ -96,7 +99,7 @@ async function main() {
     if (missing) notes.push(`skipped ${f.name}: ${missing}`);
     return !missing;
   });
-  const loads = LOADS.filter((l) => {
+  const loads = LOADS.filter((l) => options.load.length === 0 || options.load.some((o) => l.name.includes(o))).filter((l) => {
     const missing = l.missing();
     if (missing) notes.push(`skipped load "${l.name}": ${missing}`);
     return !missing;
@@ -150,8 +153,10 @@ async function main() {
   mkdirSync(dir, { recursive: true });
   const lastPath = join(dir, "last.json");
   if (existsSync(lastPath)) console.log(compareWithLast(JSON.parse(readFileSync(lastPath, "utf8")), samples));
-  writeFileSync(join(dir, `${when.slice(0, 16).replace(/:/g, "-")}.md`), report);
-  writeFileSync(lastPath, JSON.stringify({ when, options, samples: Object.fromEntries(samples) }, null, 1));
+  const partial = options.only.length > 0 || options.load.length > 0;
+  writeFileSync(join(dir, `${when.slice(0, 16).replace(/:/g, "-")}${partial ? "-partial" : ""}.md`), report);
+  // A partial run is compared with the last full one but does not replace it.
+  if (!partial) writeFileSync(lastPath, JSON.stringify({ when, options, samples: Object.fromEntries(samples) }, null, 1));
 }
 
 /** Lists medians that moved by more than 5% since the last recorded run. */
