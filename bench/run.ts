@@ -73,7 +73,9 @@ const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) :
 function table(forwarders: Forwarder[], loads: Load[], samples: Map<string, Sample[]>): string {
   const med = (f: string, l: string, pick: (s: Sample) => number | undefined) =>
     median((samples.get(`${f}|${l}`) ?? []).map(pick).filter((v): v is number => v !== undefined && Number.isFinite(v)));
-  const head = ["forwarder", ...loads.map((l) => `${l.name} (${l.unit})`), "p50 / p99 keep-alive", "peak RSS, 50 conns", "CPU, keep-alive"];
+  // Latency, RSS and CPU are read from the keep-alive load, so they are shown only when it ran.
+  const withKeepAlive = loads.some((l) => l.name === "keep-alive");
+  const head = ["forwarder", ...loads.map((l) => `${l.name} (${l.unit})`), ...(withKeepAlive ? ["p50 / p99 keep-alive", "peak RSS, 50 conns", "CPU, keep-alive"] : [])];
   const rows = forwarders.map((f) => {
     const cells = loads.map((l) => {
       const value = med(f.name, l.name, (s) => s.value);
@@ -85,7 +87,8 @@ function table(forwarders: Forwarder[], loads: Load[], samples: Map<string, Samp
     const p99 = med(f.name, "keep-alive", (s) => s.p99);
     const rss = med(f.name, "keep-alive", (s) => s.peakRss);
     const cpu = med(f.name, "keep-alive", (s) => s.cpuPercent);
-    return [f.name, ...cells, `${fmt(p50)} / ${fmt(p99)} ms`, Number.isFinite(rss) ? `${fmt(rss / MiB, 0)} MiB` : "–", Number.isFinite(cpu) ? `${fmt(cpu, 0)}%` : "–"];
+    const extra = [`${fmt(p50)} / ${fmt(p99)} ms`, Number.isFinite(rss) ? `${fmt(rss / MiB, 0)} MiB` : "–", Number.isFinite(cpu) ? `${fmt(cpu, 0)}%` : "–"];
+    return [f.name, ...cells, ...(withKeepAlive ? extra : [])];
   });
   const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
   return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");
