@@ -235,6 +235,26 @@ describe(`proxy end to end on ${runtime.name}`, () => {
     assert.equal(events("conn.open").length, 1);
   });
 
+  test("a live connection's bytes show in /api/v1/connections while it is still open", async () => {
+    const b = await backend(echo);
+    const { sluice, port } = await proxy([b.port]);
+    const client = await connect(port);
+    const echoed = new Promise<void>((resolve) => {
+      let got = 0;
+      client.on("data", (chunk: Buffer) => (got += chunk.length) >= 5 && resolve());
+    });
+    client.write("hello");
+    await echoed;
+    const admin = `http://127.0.0.1:${sluice.adminAddress!.port}`;
+    const { live_total, live } = await (await fetch(`${admin}/api/v1/connections`)).json();
+    assert.equal(live_total, 1);
+    assert.equal(live[0].state, "relaying");
+    assert.equal(live[0].received_bytes, 5);
+    assert.equal(live[0].sent_bytes, 5);
+    client.end();
+    await closed(client);
+  });
+
   test("the admin API and /metrics show the traffic; bad requests get JSON errors", async () => {
     const b = await backend(echo);
     const { sluice, port } = await proxy([b.port]);
