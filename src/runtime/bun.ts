@@ -6,9 +6,8 @@
  */
 import { formatAddress } from "../net/address.ts";
 import { BunConnection, BunRelay, type BunSocket, handlers } from "./bun-relay.ts";
-import { connectFailureOf, errorText, listenError, projectModule, spawnWebWorker, webClock, webWorkerChannel } from "./common.ts";
+import { dialWithTimeout, listenError, projectModule, spawnWebWorker, webClock, webWorkerChannel } from "./common.ts";
 import {
-  ConnectError,
   type ConnectTcpOptions,
   type FetchHandler,
   type HttpServer,
@@ -64,27 +63,12 @@ function listenTcp(options: ListenTcpOptions, onConnection: (conn: TcpConnection
 
 const upstreamHandlers = handlers();
 
+const wrapUpstream = (socket: BunSocket) => new BunConnection(socket, false);
+const discardUpstream = (socket: BunSocket) => socket.terminate();
+
 function connectTcp(options: ConnectTcpOptions): Promise<TcpConnection> {
-  const target = formatAddress(options);
-  return new Promise((resolve, reject) => {
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      reject(new ConnectError("timeout", `Cannot connect to ${target}: timed out after ${options.timeoutMs}ms`));
-    }, options.timeoutMs);
-    bun().connect({ hostname: options.host, port: options.port, allowHalfOpen: true, socket: upstreamHandlers }).then(
-      (socket) => {
-        clearTimeout(timer);
-        // A connect that completes after the timeout must not leak its socket.
-        if (timedOut) socket.terminate();
-        else resolve(new BunConnection(socket, false));
-      },
-      (error) => {
-        clearTimeout(timer);
-        if (!timedOut) reject(new ConnectError(connectFailureOf(error), `Cannot connect to ${target}: ${errorText(error)}`));
-      },
-    );
-  });
+  const connecting = bun().connect({ hostname: options.host, port: options.port, allowHalfOpen: true, socket: upstreamHandlers });
+  return dialWithTimeout(options, connecting, wrapUpstream, discardUpstream);
 }
 
 function serveHttp(options: { host: string; port: number }, handler: FetchHandler): Promise<HttpServer> {

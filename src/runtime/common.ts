@@ -4,8 +4,8 @@
  *
  * @module
  */
-import type { Clock, ConnectFailure, WorkerChannel, WorkerHandle } from "./types.ts";
-import type { SocketAddress } from "../net/address.ts";
+import { type Clock, ConnectError, type ConnectFailure, type ConnectTcpOptions, type TcpConnection, type WorkerChannel, type WorkerHandle } from "./types.ts";
+import { formatAddress, type SocketAddress } from "../net/address.ts";
 
 /** The clock every runtime offers through web-standard globals. */
 export const webClock: Clock = {
@@ -57,6 +57,47 @@ export function connectFailureOf(error: unknown): ConnectFailure {
   if (/getaddrinfo|dns|name (or service )?not known|failed to lookup/i.test(message)) return "dns";
   if (/reset/i.test(message)) return "reset";
   return "error";
+}
+
+/** The {@linkcode ConnectError} for a dial that ran out of time. */
+export function connectTimeout(options: ConnectTcpOptions): ConnectError {
+  return new ConnectError("timeout", `Cannot connect to ${formatAddress(options)}: timed out after ${options.timeoutMs}ms`);
+}
+
+/** The {@linkcode ConnectError} for a dial the runtime refused or failed. */
+export function connectFailed(options: ConnectTcpOptions, error: unknown): ConnectError {
+  return new ConnectError(connectFailureOf(error), `Cannot connect to ${formatAddress(options)}: ${errorText(error)}`);
+}
+
+/**
+ * Bounds a runtime's connect promise by `options.timeoutMs` with one timer.
+ * A socket that connects after the timeout is passed to `discard`, so it
+ * cannot leak; `wrap` turns a connected socket into a {@linkcode TcpConnection}.
+ */
+export function dialWithTimeout<S>(
+  options: ConnectTcpOptions,
+  connecting: Promise<S>,
+  wrap: (socket: S) => TcpConnection,
+  discard: (socket: S) => void,
+): Promise<TcpConnection> {
+  return new Promise((resolve, reject) => {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      reject(connectTimeout(options));
+    }, options.timeoutMs);
+    connecting.then(
+      (socket) => {
+        clearTimeout(timer);
+        if (timedOut) discard(socket);
+        else resolve(wrap(socket));
+      },
+      (error) => {
+        clearTimeout(timer);
+        if (!timedOut) reject(connectFailed(options, error));
+      },
+    );
+  });
 }
 
 const LISTEN_REASON: Record<string, string> = {

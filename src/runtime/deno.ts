@@ -6,9 +6,8 @@
  * @module
  */
 import { formatAddress } from "../net/address.ts";
-import { connectFailureOf, errorText, listenError, projectModule, socketAddress, spawnWebWorker, webClock, webWorkerChannel } from "./common.ts";
+import { dialWithTimeout, errorText, listenError, projectModule, socketAddress, spawnWebWorker, webClock, webWorkerChannel } from "./common.ts";
 import {
-  ConnectError,
   type ConnectTcpOptions,
   type FetchHandler,
   type HttpServer,
@@ -160,30 +159,12 @@ function listenTcp(options: ListenTcpOptions, onConnection: (conn: TcpConnection
   });
 }
 
-/**
- * Dials with a plain timer rather than an AbortSignal: a signal makes Deno set
- * up a cancel handle for every connect. A connect that completes after its
- * timeout is closed at once.
- */
+const wrapUpstream = (conn: Deno.TcpConn) => new DenoConnection(conn);
+const discardUpstream = (conn: Deno.TcpConn) => conn.close();
+
+/** Dials with a plain timer rather than an AbortSignal: a signal makes Deno set up a cancel handle for every connect. */
 function connectTcp(options: ConnectTcpOptions): Promise<TcpConnection> {
-  return new Promise((resolve, reject) => {
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      reject(new ConnectError("timeout", `Cannot connect to ${formatAddress(options)}: timed out after ${options.timeoutMs}ms`));
-    }, options.timeoutMs);
-    Deno.connect({ hostname: options.host, port: options.port }).then(
-      (conn) => {
-        clearTimeout(timer);
-        if (timedOut) conn.close();
-        else resolve(new DenoConnection(conn));
-      },
-      (error) => {
-        clearTimeout(timer);
-        if (!timedOut) reject(new ConnectError(connectFailureOf(error), `Cannot connect to ${formatAddress(options)}: ${errorText(error)}`));
-      },
-    );
-  });
+  return dialWithTimeout(options, Deno.connect({ hostname: options.host, port: options.port }), wrapUpstream, discardUpstream);
 }
 
 function serveHttp(options: { host: string; port: number }, handler: FetchHandler): Promise<HttpServer> {

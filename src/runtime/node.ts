@@ -10,9 +10,8 @@ import { readFile } from "node:fs/promises";
 import { isMainThread, parentPort, Worker } from "node:worker_threads";
 import { serve } from "@hono/node-server";
 import { formatAddress } from "../net/address.ts";
-import { connectFailureOf, errorText, listenError, projectModule, socketAddress, webClock } from "./common.ts";
+import { connectFailed, connectTimeout, errorText, listenError, projectModule, socketAddress, webClock } from "./common.ts";
 import {
-  ConnectError,
   type ConnectTcpOptions,
   type FetchHandler,
   type HttpServer,
@@ -198,14 +197,14 @@ class PendingConnect {
   failed(error: Error): void {
     this.socket[PENDING] = undefined;
     clearTimeout(this.timer);
-    this.reject(new ConnectError(connectFailureOf(error), `Cannot connect to ${formatAddress(this.options)}: ${errorText(error)}`));
+    this.reject(connectFailed(this.options, error));
   }
 }
 
 function onConnectTimeout(pending: PendingConnect): void {
   pending.socket[PENDING] = undefined;
   pending.socket.destroy();
-  pending.reject(new ConnectError("timeout", `Cannot connect to ${formatAddress(pending.options)}: timed out after ${pending.options.timeoutMs}ms`));
+  pending.reject(connectTimeout(pending.options));
 }
 
 function onConnected(this: RelayedSocket): void {
