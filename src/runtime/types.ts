@@ -58,8 +58,10 @@ export class ConnectError extends Error {
 }
 
 /**
- * Live byte tallies the relay adds to as bytes are written onward. Plain number
- * fields: the hot path does nothing else for accounting.
+ * Byte tallies of a relay: bytes received from each side to pass on. Plain
+ * number fields: a relay either adds to them per chunk (the hot path does
+ * nothing else for accounting) or sets them from the runtime's own counters on
+ * {@linkcode Relay.refresh}. Either way they are final once `done` settles.
  */
 export interface RelayTally {
   /** Bytes from the client written to the upstream. */
@@ -147,7 +149,11 @@ export interface Runtime {
   readonly supportsReusePort: boolean;
   readonly clock: Clock;
 
-  /** Listens for TCP; `onConnection` gets each accepted connection, not yet reading. */
+  /**
+   * Listens for TCP; `onConnection` gets each accepted connection. Bytes (and
+   * a FIN) that arrive before {@linkcode relayTcp} takes it over are held,
+   * bounded, and delivered first.
+   */
   listenTcp(options: ListenTcpOptions, onConnection: (conn: TcpConnection) => void): Promise<TcpListener>;
   /** Connects to a TCP peer; rejects with {@linkcode ConnectError}. */
   connectTcp(options: ConnectTcpOptions): Promise<TcpConnection>;
