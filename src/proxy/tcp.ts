@@ -79,11 +79,12 @@ export class TcpProxy {
     const key = this.config.balance === "hash" ? hashKey(conn.client.host) : 0;
     let tried: Backend[] | undefined;
     for (let attempt = 0; attempt <= this.config.retries; attempt++) {
-      const backend = pool.pick(key, tried, runtime.clock.now());
+      // The first pick happens in the same turn the connection was opened, so its start time is now.
+      const backend = pool.pick(key, tried, attempt === 0 ? conn.startedAt : runtime.clock.now());
       if (!backend) return undefined;
       table.attach(conn, backend.stats);
       try {
-        const upstream = await runtime.connectTcp({ ...backend.address, timeoutMs: this.config.connectTimeoutMs });
+        const upstream = await runtime.connectTcp(backend.dialOptions);
         backend.stats.connections++;
         pool.reportSuccess(backend);
         return upstream;

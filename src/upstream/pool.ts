@@ -8,6 +8,7 @@ import type { Balancer, BalancerOptions, Member } from "../balance/types.ts";
 import { BALANCERS } from "../balance/registry.ts";
 import type { BackendConfig, ListenerConfig } from "../config/schema.ts";
 import { formatAddress, type SocketAddress } from "../net/address.ts";
+import type { ConnectTcpOptions } from "../runtime/types.ts";
 import type { BackendStats } from "../stats/entities.ts";
 import { Breaker } from "./breaker.ts";
 
@@ -17,6 +18,8 @@ export class Backend implements Member {
   readonly name: string;
   readonly weight: number;
   readonly address: SocketAddress;
+  /** What each dial passes to connectTcp, built once rather than per connection. */
+  readonly dialOptions: ConnectTcpOptions;
   readonly breaker: Breaker;
 
   constructor(config: BackendConfig, listener: ListenerConfig, readonly stats: BackendStats) {
@@ -24,6 +27,7 @@ export class Backend implements Member {
     this.name = config.name;
     this.weight = config.weight;
     this.address = config.address;
+    this.dialOptions = { ...config.address, timeoutMs: listener.connectTimeoutMs };
     this.breaker = new Breaker(listener.maxFails, listener.failTimeoutMs);
   }
 
