@@ -100,15 +100,23 @@ export class BunRelay implements Relay {
   /** Replays what arrived before the relay existed, then lets bytes flow. */
   private start(): void {
     const { client, upstream } = this;
-    for (const side of [client, upstream]) {
-      const early = side.early;
-      side.early = undefined;
-      if (early?.error) return void this.onError(side, early.error);
-      for (const chunk of early?.chunks ?? []) this.onData(side, chunk);
-      if (early?.fin) this.onFin(side);
-      if (early?.paused && !side.peer!.pending) side.socket.resume();
+    if (!this.replay(client) || !this.replay(upstream)) return;
+    if (client.closed || upstream.closed) this.onClose(client.closed ? client : upstream, undefined);
+  }
+
+  /** Delivers one side's early events; false when they failed the relay. */
+  private replay(side: BunConnection): boolean {
+    const early = side.early;
+    if (!early) return true;
+    side.early = undefined;
+    if (early.error) {
+      this.onError(side, early.error);
+      return false;
     }
-    if (client.closed || upstream.closed) return void this.onClose(client.closed ? client : upstream, undefined);
+    if (early.chunks) for (const chunk of early.chunks) this.onData(side, chunk);
+    if (early.fin) this.onFin(side);
+    if (early.paused && !side.peer!.pending) side.socket.resume();
+    return true;
   }
 
   abort(): void {
