@@ -17,7 +17,7 @@ const RUN_LIMIT_MS = 10 * 60_000;
 const steps = [
   { name: "typecheck", argv: [bin("deno"), "check", "mod.ts", "src/", "tests/", "bench/"] },
   { name: "lint", argv: [bin("deno"), "lint", "mod.ts", "src/", "tests/", "bench/"] },
-  { name: "node", argv: [process.execPath, "--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=1", ...files] },
+  { name: "node", argv: [process.execPath, "--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=1", "--test-timeout=120000", ...files] },
   { name: "deno", argv: [bin("deno"), "test", "-A", "--no-check", ...files] },
   { name: "bun", argv: [bin("bun"), "test", "--timeout", "120000", ...files] },
 ].filter((s) => ["typecheck", "lint"].includes(s.name) || !only || only.includes(s.name));
