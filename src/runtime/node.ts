@@ -48,9 +48,7 @@ function onSocketError(this: RelayedSocket, error: Error): void {
   this.earlyError ??= error;
 }
 function onEnd(this: RelayedSocket): void {
-  const relay = this[RELAY]!;
-  relay.ended(relay.isClient(this) ? "client_closed" : "upstream_closed");
-  relay.peerOf(this).end();
+  this[RELAY]!.ended(this);
 }
 function onClose(this: RelayedSocket): void {
   this[RELAY]!.closed();
@@ -113,10 +111,8 @@ class NodeRelay implements Relay {
     forward(u, c);
     c.on("end", onEnd);
     u.on("end", onEnd);
-    for (const socket of [c, u]) {
-      if (socket.closed) queueMicrotask(() => this.closed());
-      else socket.on("close", onClose);
-    }
+    this.watchClose(c);
+    this.watchClose(u);
     if (c.earlyError || c.destroyed) this.fail("client_error", c.earlyError ?? "closed before relay");
     else if (u.earlyError || u.destroyed) this.fail("upstream_error", u.earlyError ?? "closed before relay");
     else {
@@ -133,8 +129,9 @@ class NodeRelay implements Relay {
     return socket === this.client.socket;
   }
 
-  peerOf(socket: net.Socket): net.Socket {
-    return socket === this.client.socket ? this.upstream.socket : this.client.socket;
+  private watchClose(socket: net.Socket): void {
+    if (socket.closed) queueMicrotask(() => this.closed());
+    else socket.on("close", onClose);
   }
 
   refresh(): void {
@@ -142,8 +139,11 @@ class NodeRelay implements Relay {
     this.tally.down = this.upstream.socket.bytesRead;
   }
 
-  ended(outcome: RelayOutcome): void {
-    this.outcome ??= outcome;
+  /** `socket` sent its FIN: remember who ended first and pass the FIN on. */
+  ended(socket: net.Socket): void {
+    const fromClient = socket === this.client.socket;
+    this.outcome ??= fromClient ? "client_closed" : "upstream_closed";
+    (fromClient ? this.upstream : this.client).socket.end();
   }
 
   fail(outcome: RelayOutcome, error: Error | string | undefined): void {
