@@ -8,4 +8,4 @@ import { main } from "./src/main.ts";
 import { selectRuntime } from "./src/runtime/select.ts";
 
 const runtime = selectRuntime();
-runtime.exit(await main(runtime));
+runtime.host.exit(await main(runtime));

@@ -6,9 +6,13 @@
 import { BALANCER_NAMES, BALANCERS } from "../src/balance/registry.ts";
 import { hashKey } from "../src/balance/hash-key.ts";
 import type { Member } from "../src/balance/types.ts";
-import { Collector } from "../src/stats/collector.ts";
-import { Ring } from "../src/stats/ring.ts";
+import { loadObject } from "../src/config/load.ts";
+import { Sessions } from "../src/proxy/sessions.ts";
 import type { Clock } from "../src/runtime/types.ts";
+import { Collector } from "../src/stats/collector.ts";
+import { Ring } from "../src/stats/history.ts";
+import { Pool } from "../src/upstream/pool.ts";
+import { StateBook } from "../src/upstream/state.ts";
 
 /** Runs `fn` in batches until `ms` have passed; returns ns per call. */
 function time(fn: (i: number) => unknown, ms = 300): number {
@@ -34,7 +38,13 @@ const clock: Clock = {
 };
 
 const rows: [string, number][] = [];
-const members: Member[] = Array.from({ length: 8 }, (_, i) => ({ key: `10.0.0.${i}:80`, weight: 1 + (i % 3), active: i * 3, eligible: true }));
+const members: Member[] = Array.from({ length: 8 }, (_, i) => ({
+  key: `10.0.0.${i}:80`,
+  weight: 1 + (i % 3),
+  active: i * 3,
+  eligible: true,
+  fallback: true,
+}));
 const keys = Array.from({ length: 1024 }, (_, i) => hashKey(`192.0.2.${i & 255}.${i >> 8}`));
 for (const name of BALANCER_NAMES) {
   const balancer = BALANCERS[name](members, { random: Math.random });
@@ -46,18 +56,32 @@ rows.push(["hashKey(client ip)", time((i) => hashKey(ips[i & 1023]))]);
 const ring = new Ring(300);
 rows.push(["Ring.push()", time((i) => ring.push(i))]);
 
-const collector = new Collector({ version: "bench", runtime: "bench", runtimeVersion: "0" }, clock);
-const listener = collector.listener("l");
-const backends = Array.from({ length: 8 }, (_, i) => collector.backend("l", `b${i}`));
-const live = Array.from({ length: 1000 }, (_, i) => {
-  const conn = collector.table.open(listener, { host: "192.0.2.1", port: i }, 0, 0, 0);
-  collector.table.attach(conn, backends[i % 8]);
-  return conn;
+const loaded = loadObject({
+  listeners: [{ listen: ":0", backends: Array.from({ length: 8 }, (_, i) => ({ address: `10.0.0.${i}:80` })) }],
 });
-rows.push(["Collector.tick(), 1000 live connections", time((i) => {
-  live[i % 1000].up += 100;
-  collector.tick();
-}, 500)]);
+if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
+const config = loaded.config.listeners[0];
+const collector = new Collector({ version: "bench", runtime: "bench", runtimeVersion: "0" }, clock);
+const listener = collector.listener(config.key, config.name);
+const pool = new Pool(config, {
+  states: new StateBook(),
+  countersFor: (key, name) => collector.backend(listener, key, name),
+  balancer: { random: Math.random },
+});
+const sessions = new Sessions(collector.total, collector.recent);
+collector.addSource(() => sessions.foldAll());
+const live = Array.from({ length: 1000 }, (_, i) => {
+  const session = sessions.open(listener, { host: "192.0.2.1", port: i }, 0, 0, 0);
+  sessions.attach(session, pool.backends[i % 8]);
+  return session;
+});
+rows.push([
+  "Collector.tick(), 1000 live connections",
+  time((i) => {
+    live[i % 1000].toUpstream += 100;
+    collector.tick();
+  }, 500),
+]);
 
 const width = Math.max(...rows.map(([n]) => n.length));
 console.log(`| function | ns per call |\n| --- | --- |`);

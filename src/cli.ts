@@ -3,31 +3,18 @@
  *
  * @module
  */
-import { BALANCER_NAMES, type BalancerName } from "./balance/registry.ts";
 import { parseDuration } from "./config/duration.ts";
-import { DEFAULT_ADMIN, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./config/schema.ts";
+import {
+  BALANCER_NAMES,
+  type BalancerName,
+  DEFAULT_ADMIN,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  type LogLevel,
+} from "./config/schema.ts";
+import type { ConfigSource, Overrides, QuickListener } from "./config/sources.ts";
 import { parseAddress } from "./net/address.ts";
-
-/** Settings given as flags; they override the configuration file. */
-export interface Overrides {
-  admin?: string | false;
-  logLevel?: LogLevel;
-  logFormat?: LogFormat;
-  workers?: number;
-}
-
-/** Quick-mode settings: one listener built from arguments. */
-export interface QuickListener {
-  listen: string;
-  backends: { address: string; weight: number }[];
-  balance?: BalancerName;
-  connectTimeout?: string | number;
-  idleTimeout?: string | number;
-  retries?: number;
-}
-
-/** Where the configuration comes from. */
-export type ConfigSource = { type: "file"; path: string } | { type: "quick"; listener: QuickListener } | { type: "demo" };
 
 /** What the command line asks for. */
 export type Command =
@@ -178,7 +165,7 @@ function parseQuick(positional: string[], flags: Map<string, string>): QuickList
   const quick: QuickListener = { listen, backends };
   const balance = flags.get("-b") ?? flags.get("--balance");
   if (balance !== undefined) {
-    if (!(BALANCER_NAMES as string[]).includes(balance)) return `--balance: expected one of ${BALANCER_NAMES.join(", ")}; got "${balance}"`;
+    if (!(BALANCER_NAMES as readonly string[]).includes(balance)) return `--balance: expected one of ${BALANCER_NAMES.join(", ")}; got "${balance}"`;
     quick.balance = balance as BalancerName;
   }
   for (const [flag, key] of [["--connect-timeout", "connectTimeout"], ["--idle-timeout", "idleTimeout"]] as const) {

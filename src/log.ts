@@ -43,8 +43,10 @@ export class Logger {
   private timer: unknown;
   private lastSecond = -1;
   private secondPrefix = "";
+  private readonly sink: LogSink;
 
-  constructor(options: { level: LogLevel; format: LogFormat }, private readonly sink: LogSink) {
+  constructor(options: { level: LogLevel; format: LogFormat }, sink: LogSink) {
+    this.sink = sink;
     this.level = RANK[options.level];
     this.format = options.format;
   }
@@ -129,7 +131,7 @@ function jsonLine(time: string, level: LogLevel, event: string, fields: LogField
 export function createLogger(runtime: Runtime, config: { log: { level: LogLevel; format: LogFormat } }): Logger {
   const { clock } = runtime;
   return new Logger(config.log, {
-    write: (text) => runtime.writeErr(text),
+    write: (text) => runtime.host.writeErr(text),
     wallNow: () => clock.wallNow(),
     setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
     clearTimeout: (handle) => clock.clearTimeout(handle),

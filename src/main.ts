@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { startSluice } from "./app.ts";
+import { startSluice } from "./compose.ts";
 import { createLogger } from "./log.ts";
 import { parseArgs, USAGE } from "./cli.ts";
 import { formatIssue } from "./config/load.ts";
@@ -21,39 +21,39 @@ export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
  * it is done (for `run`, after a signal and the drain).
  */
 export async function main(runtime: Runtime): Promise<number> {
-  const command = parseArgs(runtime.args);
+  const command = parseArgs(runtime.host.args);
   switch (command.kind) {
     case "help":
-      runtime.writeOut(USAGE);
+      runtime.host.writeOut(USAGE);
       return EXIT.ok;
     case "version":
-      runtime.writeOut(`sluice ${VERSION} (${runtime.name} ${runtime.version})\n`);
+      runtime.host.writeOut(`sluice ${VERSION} (${runtime.name} ${runtime.version})\n`);
       return EXIT.ok;
     case "usage-error":
-      runtime.writeErr(`sluice: ${command.message}\nTry 'sluice --help'.\n`);
+      runtime.host.writeErr(`sluice: ${command.message}\nTry 'sluice --help'.\n`);
       return EXIT.usage;
   }
 
   let demo: Demo | undefined;
   if (command.source.type === "demo" && command.kind === "run") demo = await startDemo(runtime);
   const loaded = await loadSource(command.source, command.overrides, {
-    readTextFile: runtime.readTextFile,
+    readTextFile: runtime.host.readTextFile,
     // --validate --demo checks the demo's shape without starting its backends.
     demoBackends: demo?.backends ?? ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"],
   });
 
   if (!loaded.ok) {
-    for (const issue of loaded.issues) runtime.writeErr(formatIssue(loaded.origin, issue) + "\n");
+    for (const issue of loaded.issues) runtime.host.writeErr(formatIssue(loaded.origin, issue) + "\n");
     const count = loaded.issues.length;
-    runtime.writeErr(`sluice: ${loaded.origin}: ${count} error${count === 1 ? "" : "s"}; ${command.kind === "validate" ? "configuration is invalid" : "not started"}\n`);
+    runtime.host.writeErr(`sluice: ${loaded.origin}: ${count} error${count === 1 ? "" : "s"}; ${command.kind === "validate" ? "configuration is invalid" : "not started"}\n`);
     await demo?.close();
     return EXIT.failed;
   }
-  for (const warning of loaded.warnings) runtime.writeErr(`warning: ${formatIssue(loaded.origin, warning)}\n`);
+  for (const warning of loaded.warnings) runtime.host.writeErr(`warning: ${formatIssue(loaded.origin, warning)}\n`);
   if (command.kind === "validate") {
     const { listeners } = loaded.config;
     const backends = listeners.reduce((n, l) => n + l.backends.length, 0);
-    runtime.writeOut(`${loaded.origin}: configuration is valid (${listeners.length} listener${listeners.length === 1 ? "" : "s"}, ${backends} backend${backends === 1 ? "" : "s"})\n`);
+    runtime.host.writeOut(`${loaded.origin}: configuration is valid (${listeners.length} listener${listeners.length === 1 ? "" : "s"}, ${backends} backend${backends === 1 ? "" : "s"})\n`);
     return EXIT.ok;
   }
 
@@ -71,7 +71,7 @@ export async function main(runtime: Runtime): Promise<number> {
     const address = sluice.listeners()[0].address;
     const url = `http://${formatAddress(address)}/`;
     demo.startTraffic(url);
-    runtime.writeOut(`\nSluice demo is running.\n  proxy:   ${url}   (try: curl ${url})\n` +
+    runtime.host.writeOut(`\nSluice demo is running.\n  proxy:   ${url}   (try: curl ${url})\n` +
       (sluice.adminAddress ? `  metrics: http://${formatAddress(sluice.adminAddress)}/metrics\n  API:     http://${formatAddress(sluice.adminAddress)}/api/v1/stats\n` : "") +
       `  backends: ${demo.backends.join(", ")}\nPress Ctrl-C to stop.\n\n`);
   }
@@ -79,7 +79,7 @@ export async function main(runtime: Runtime): Promise<number> {
   const signal = await waitForSignal(runtime, () => {
     log.warn("shutdown.forced", {});
     log.flush();
-    runtime.exit(EXIT.failed);
+    runtime.host.exit(EXIT.failed);
   });
   log.info("shutdown.start", { signal, drain_timeout_ms: loaded.config.drainTimeoutMs });
   await sluice.shutdown();
@@ -92,7 +92,7 @@ function waitForSignal(runtime: Runtime, onSecond: () => void): Promise<string> 
   return new Promise((resolve) => {
     let received = false;
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
-      runtime.onSignal(signal, () => {
+      runtime.host.onSignal(signal, () => {
         if (received) return onSecond();
         received = true;
         resolve(signal);

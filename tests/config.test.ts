@@ -76,7 +76,9 @@ describe("the configuration file", () => {
       log: { level: "info", format: "text" },
       admin: { listen: { host: "127.0.0.1", port: 9090 } },
       listeners: [{
+        key: "tcp/127.0.0.1:7000",
         name: "127.0.0.1:7000",
+        protocol: "tcp",
         listen: { host: "127.0.0.1", port: 7000 },
         balance: "weighted",
         connectTimeoutMs: 5000,

@@ -6,7 +6,7 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type * as net from "node:net";
-import { startSluice, type Sluice } from "../src/app.ts";
+import { startSluice, type Sluice } from "../src/compose.ts";
 import { loadObject } from "../src/config/load.ts";
 import { Logger } from "../src/log.ts";
 import { selectRuntime } from "../src/runtime/select.ts";
@@ -38,6 +38,12 @@ async function startProxy(backends: number[], listener: Record<string, unknown> 
   const sluice = await startSluice(runtime, loaded.config, { log: memory.log });
   return { sluice, port: sluice.listeners()[0].address.port, ...memory };
 }
+
+/** The counters of the one listener. */
+const listenerOf = (sluice: Sluice) => sluice.collector.listeners()[0];
+/** The counters of the backend on 127.0.0.1:port. */
+const backendOf = (sluice: Sluice, port: number) =>
+  sluice.collector.backends().find((b) => b.key === `127.0.0.1:${port}`)!;
 
 const servers: (TestServer | { close(): Promise<unknown> })[] = [];
 const sluices: Sluice[] = [];
@@ -85,9 +91,9 @@ describe(`proxy end to end on ${runtime.name}`, () => {
     assert.deepEqual(received, { bytes: size, sha256: backendSent });
     await closed(client);
     await waitFor(() => sluice.collector.total.active === 0);
-    const stats = sluice.collector.listener("test");
-    assert.equal(stats.bytesIn, size);
-    assert.equal(stats.bytesOut, size);
+    const stats = listenerOf(sluice);
+    assert.equal(stats.toUpstream, size);
+    assert.equal(stats.toClient, size);
   });
 
   test("a client's half-close reaches the backend and the reply still arrives in full", async () => {
@@ -130,8 +136,8 @@ describe(`proxy end to end on ${runtime.name}`, () => {
     }));
     assert.equal(results.filter(Boolean).length, 200);
     await waitFor(() => sluice.collector.total.active === 0);
-    assert.equal(sluice.collector.listener("test").connections, 200);
-    assert.equal(sluice.collector.backend("test", `127.0.0.1:${b.port}`).connections, 200);
+    assert.equal(listenerOf(sluice).connections, 200);
+    assert.equal(backendOf(sluice, b.port).connections, 200);
   });
 
   test("equal weights spread connections evenly; weights 1:3 give 1:3", async () => {
@@ -158,11 +164,12 @@ describe(`proxy end to end on ${runtime.name}`, () => {
     const live = await backend(replyAfterRequest("ok"));
     const { sluice, port, events } = await proxy([dead, live.port], { balance: "round-robin" });
     for (let i = 0; i < 10; i++) assert.equal(await exchange(port), "ok");
-    const deadStats = sluice.collector.backend("test", `127.0.0.1:${dead}`);
+    const deadStats = backendOf(sluice, dead);
     assert.equal(deadStats.connectErrors.refused, 1);
-    assert.equal(deadStats.state, "ejected");
+    const state = sluice.states.find(sluice.listeners()[0].key, `127.0.0.1:${dead}`)!;
+    assert.equal(state.shown(deadStats.active, performance.now()), "ejected");
     assert.equal(deadStats.ejections, 1);
-    assert.equal(sluice.collector.listener("test").rejected.no_backend, 0);
+    assert.equal(listenerOf(sluice).rejected.no_backend, 0);
     const failed = events("upstream.connect_failed");
     assert.equal(failed.length, 1);
     assert.equal(failed[0].reason, "refused");
@@ -175,8 +182,8 @@ describe(`proxy end to end on ${runtime.name}`, () => {
     client.on("error", () => {});
     client.write("anyone?");
     await ended(client);
-    assert.equal(sluice.collector.listener("test").rejected.no_backend, 1);
-    const errors = sluice.collector.backends("test").reduce((n, b) => n + b.connectErrors.refused, 0);
+    assert.equal(listenerOf(sluice).rejected.no_backend, 1);
+    const errors = sluice.collector.backends().reduce((n, b) => n + b.connectErrors.refused, 0);
     assert.equal(errors, 2, "each backend tried once: retries never repeat a backend");
     const close = events("conn.close")[0];
     assert.equal(close.reason, "no_backend");
@@ -284,20 +291,20 @@ describe(`proxy end to end on ${runtime.name}`, () => {
 });
 
 describe(`workers on ${runtime.name}`, () => {
-  test(runtime.supportsReusePort ? "workers = 2 runs two threads on one port and adds up their counts" : "workers = 2 warns that this runtime cannot share a port and still serves", async () => {
+  test(runtime.net.supportsReusePort ? "workers = 2 runs two threads on one port and adds up their counts" : "workers = 2 warns that this runtime cannot share a port and still serves", async () => {
     const b = await backend(replyAfterRequest("ok"));
     const { sluice, port, events } = await proxy([b.port], {}, { workers: 2 });
     for (let i = 0; i < 40; i++) assert.equal(await exchange(port), "ok");
     const admin = `http://127.0.0.1:${sluice.adminAddress!.port}`;
     assert.ok(await waitFor(() => {
-      sluice.collector.refresh();
-      return sluice.collector.listener("test").connections === 40 && sluice.collector.total.active === 0;
+      sluice.collector.gather();
+      return listenerOf(sluice).connections === 40 && sluice.collector.total.active === 0;
     }));
-    assert.equal(sluice.collector.backend("test", `127.0.0.1:${b.port}`).connections, 40);
+    assert.equal(backendOf(sluice, b.port).connections, 40);
     const { recent } = await (await fetch(`${admin}/api/v1/connections?limit=40`)).json();
     assert.equal(recent.length, 40);
     assert.equal(new Set(recent.map((c: { id: number }) => c.id)).size, 40, "connection ids are unique across threads");
-    if (runtime.supportsReusePort) {
+    if (runtime.net.supportsReusePort) {
       const workersUsed = new Set(recent.map((c: { id: number }) => (c.id - 1) % 2));
       assert.equal(workersUsed.size, 2, "the kernel spread connections over both threads");
     } else {

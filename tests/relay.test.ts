@@ -7,7 +7,18 @@ import assert from "node:assert/strict";
 import type * as net from "node:net";
 import { selectRuntime } from "../src/runtime/select.ts";
 import type { Relay, RelayResult, RelayTally, TcpListener } from "../src/runtime/types.ts";
-import { closed, connect, delay, digestUntilEnd, ended, readAll, sendRandom, startServer, type TestServer, waitFor } from "./helpers/net.ts";
+import {
+  closed,
+  connect,
+  delay,
+  digestUntilEnd,
+  ended,
+  readAll,
+  sendRandom,
+  startServer,
+  type TestServer,
+  waitFor,
+} from "./helpers/net.ts";
 
 const runtime = selectRuntime();
 
@@ -17,11 +28,11 @@ const runtime = selectRuntime();
  */
 async function startBareProxy(backendPort: number, dialDelayMs = 0) {
   const relays: { relay: Relay; tally: RelayTally; result?: RelayResult }[] = [];
-  const listener: TcpListener = await runtime.listenTcp({ host: "127.0.0.1", port: 0 }, async (client) => {
+  const listener: TcpListener = await runtime.net.listenTcp({ host: "127.0.0.1", port: 0 }, async (client) => {
     if (dialDelayMs > 0) await delay(dialDelayMs);
-    const upstream = await runtime.connectTcp({ host: "127.0.0.1", port: backendPort, timeoutMs: 2000 });
-    const tally = { up: 0, down: 0 };
-    const entry: (typeof relays)[number] = { relay: runtime.relayTcp(client, upstream, tally), tally };
+    const upstream = await runtime.net.connectTcp({ host: "127.0.0.1", port: backendPort, timeoutMs: 2000 });
+    const tally: RelayTally = { toUpstream: 0, toClient: 0 };
+    const entry: (typeof relays)[number] = { relay: runtime.net.relayTcp(client, upstream, tally), tally };
     relays.push(entry);
     entry.result = await entry.relay.done;
   });
@@ -79,7 +90,7 @@ describe(`relay on ${runtime.name}`, () => {
     const entry = await proxy.relayAt(index);
     const result = await entry.relay.done;
     assert.ok(result.outcome === "client_closed" || result.outcome === "upstream_closed", result.outcome);
-    assert.deepEqual(entry.tally, { up: size, down: size });
+    assert.deepEqual(entry.tally, { toUpstream: size, toClient: size });
   });
 
   test("bytes and a FIN that arrive before the upstream is connected are all delivered, in order", async () => {
@@ -98,10 +109,37 @@ describe(`relay on ${runtime.name}`, () => {
       }
       const entry = await slow.relayAt(0);
       await entry.relay.done;
-      assert.equal(entry.tally.up, 4 << 20);
+      assert.equal(entry.tally.toUpstream, 4 << 20);
     } finally {
       await slow.close();
     }
+  });
+
+  test("a live relay's tally shows the bytes already passed on, through readTally() where the runtime counts", async () => {
+    const backendGot = new Promise<net.Socket>((resolve) => {
+      onBackend = (socket) => {
+        let bytes = 0;
+        socket.on("data", (chunk: Buffer) => {
+          bytes += chunk.length;
+          if (bytes === 5000) resolve(socket);
+        });
+      };
+    });
+    const index = proxy.relays.length;
+    const client = await connect(proxy.port);
+    client.write(Buffer.alloc(5000));
+    const backendSocket = await backendGot;
+    const entry = await proxy.relayAt(index);
+    const counted = await waitFor(() => {
+      entry.relay.readTally?.();
+      return entry.tally.toUpstream === 5000;
+    });
+    assert.ok(counted, `tally.toUpstream is ${entry.tally.toUpstream}, expected 5000`);
+    assert.equal(entry.tally.toClient, 0);
+    client.end();
+    backendSocket.end();
+    await closed(client);
+    await entry.relay.done;
   });
 
   test("client half-close: the client's FIN reaches the backend and the whole reply still comes back", async () => {
@@ -161,6 +199,16 @@ describe(`relay on ${runtime.name}`, () => {
     const result = await (await proxy.relayAt(index)).relay.done;
     assert.equal(result.outcome, "upstream_error");
     await ended(client);
+  });
+
+  test("listenTcp() on a port in use rejects with `Cannot listen on ...`", async () => {
+    await assert.rejects(
+      runtime.net.listenTcp({ host: "127.0.0.1", port: proxy.port }, (conn) => conn.abort()),
+      (error: Error) => {
+        assert.match(error.message, /^Cannot listen on 127\.0\.0\.1:\d+: /);
+        return true;
+      },
+    );
   });
 
   test("abort() closes both sides at once and reports aborted", async () => {

@@ -1,50 +1,65 @@
 /**
  * The admin HTTP app (hono): JSON API and Prometheus metrics, all read-only
- * views of the {@linkcode Collector}.
+ * views of the {@linkcode Collector} and the backend states.
  *
  * @module
  */
 import { Hono } from "hono";
-import type { Clock } from "../runtime/types.ts";
+import type { Clock, HttpRequestInfo } from "../runtime/types.ts";
 import type { Collector } from "../stats/collector.ts";
-import { renderPrometheus } from "../stats/prometheus.ts";
-import { type ConnectionsJson, connectionsView, statsView } from "./views.ts";
+import type { TableJson } from "../stats/table-view.ts";
+import type { StateBook } from "../upstream/state.ts";
+import { renderMetrics } from "./metrics.ts";
+import { statsView } from "./views.ts";
 
 const MAX_LIST = 1000;
 
+/** What the admin app reads. */
+export interface AdminDeps {
+  readonly collector: Collector;
+  readonly states: StateBook;
+  readonly clock: Clock;
+  /** Live and recent sessions, from this thread or gathered from worker threads. */
+  connections(limit: number): Promise<TableJson>;
+}
+
 /**
- * Builds the admin app.
+ * Builds the admin app; its `fetch` takes the runtime's request info as `c.env`.
  *
  * @example
  * ```ts
- * const app = createAdminApp(collector, clock);
- * await runtime.serveHttp({ host: "127.0.0.1", port: 9090 }, app.fetch);
+ * const app = createAdminApp({ collector, states, clock, connections });
+ * await runtime.http.serve({ host: "127.0.0.1", port: 9090 }, app.fetch);
  * ```
  */
-export function createAdminApp(
-  collector: Collector,
-  clock: Clock,
-  /** Where connections come from; the collector's own table unless worker threads hold them. */
-  connections: (limit: number) => Promise<ConnectionsJson> = (limit) => Promise.resolve(connectionsView(collector.table, limit, clock.now())),
-): Hono {
-  const app = new Hono();
+export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: HttpRequestInfo }> {
+  const { collector, states, clock } = deps;
+  const app = new Hono<{ Bindings: HttpRequestInfo }>();
 
   app.get("/", (c) =>
     c.text(`Sluice ${collector.info.version}\n\n/api/v1/stats\n/api/v1/connections?limit=N\n/metrics\n/healthz\n`));
 
   app.get("/healthz", (c) => c.text("ok\n"));
 
-  app.get("/api/v1/stats", (c) => c.json(statsView(collector)));
+  app.get("/api/v1/stats", (c) => {
+    collector.gather();
+    return c.json(statsView(collector, states, clock.now()));
+  });
 
   app.get("/api/v1/connections", async (c) => {
     const raw = c.req.query("limit") ?? "100";
     if (!/^\d+$/.test(raw) || +raw < 1 || +raw > MAX_LIST) {
       return c.json({ error: `limit must be a whole number from 1 to ${MAX_LIST}, got ${JSON.stringify(raw)}` }, 400);
     }
-    return c.json(await connections(Number(raw)));
+    return c.json(await deps.connections(Number(raw)));
   });
 
-  app.get("/metrics", (c) => c.body(renderPrometheus(collector), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }));
+  app.get("/metrics", (c) => {
+    collector.gather();
+    return c.body(renderMetrics(collector, states, clock.now()), 200, {
+      "content-type": "text/plain; version=0.0.4; charset=utf-8",
+    });
+  });
 
   app.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}` }, 404));
   app.onError((error, c) => c.json({ error: `internal error: ${error.message}` }, 500));

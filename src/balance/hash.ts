@@ -1,5 +1,5 @@
 import { hashKey } from "./hash-key.ts";
-import { type Balancer, type BalancerFactory, usable } from "./types.ts";
+import { type Balancer, type BalancerFactory, type Member, usable } from "./types.ts";
 
 /** Ring points per unit of weight; enough for an even spread with a handful of backends. */
 const POINTS_PER_WEIGHT = 160;
@@ -15,7 +15,7 @@ const POINTS_PER_WEIGHT = 160;
  * b.pick(hashKey("192.0.2.7")); // the same member every time
  * ```
  */
-export const hash: BalancerFactory = (members): Balancer => {
+export const hash: BalancerFactory = Object.assign((members: readonly Member[]): Balancer => {
   const size = members.reduce((sum, m) => sum + m.weight * POINTS_PER_WEIGHT, 0);
   // Points and owners in two flat typed arrays, sorted by point, built once per snapshot.
   const entries: Array<[number, number]> = [];
@@ -54,4 +54,4 @@ export const hash: BalancerFactory = (members): Balancer => {
       return undefined;
     },
   };
-};
+}, { needsKey: true });

@@ -12,16 +12,18 @@ export interface Member {
   readonly weight: number;
   /** Connections open or being dialled to this backend. */
   readonly active: number;
-  /** False while the backend must not get new connections (failed, draining). */
+  /** False while the backend must not get new connections (ejected, down, draining, disabled). */
   readonly eligible: boolean;
+  /** May still be picked in panic mode, when no member is eligible (ejected, but not down or disabled). */
+  readonly fallback: boolean;
 }
 
 /** A balancer's answer to one connection. */
 export interface Balancer {
   /**
    * Picks a member for a connection whose client hashes to `key`, skipping
-   * those in `tried`. With `panic`, members that are not `eligible` are
-   * considered too. Returns undefined when no member qualifies.
+   * those in `tried`. With `panic`, `fallback` members are considered instead
+   * of `eligible` ones. Returns undefined when no member qualifies.
    */
   pick(key: number, tried?: readonly Member[], panic?: boolean): Member | undefined;
 }
@@ -32,12 +34,18 @@ export interface BalancerOptions {
   random: () => number;
 }
 
-/** Builds a balancer from a snapshot of the pool's members; rebuilt only when membership changes. */
-export type BalancerFactory = (members: readonly Member[], options: BalancerOptions) => Balancer;
+/**
+ * Builds a balancer from a snapshot of the pool's members; rebuilt only when
+ * membership or weights change. `needsKey` says whether picks use the client's
+ * hash key, so the data path computes it only for strategies that do.
+ */
+export type BalancerFactory = ((members: readonly Member[], options: BalancerOptions) => Balancer) & {
+  readonly needsKey?: boolean;
+};
 
 /** True when `member` may take the connection. */
 export function usable(member: Member, tried: readonly Member[] | undefined, panic: boolean | undefined): boolean {
-  return (member.eligible || panic === true) && (tried === undefined || !tried.includes(member));
+  return (panic === true ? member.fallback : member.eligible) && (tried === undefined || !tried.includes(member));
 }
 
 /** True when `a` is less loaded than `b`, comparing active/weight without dividing. */

@@ -19,14 +19,6 @@ export interface ConfigIssue {
 /** Outcome of loading a configuration. */
 export type LoadResult = { ok: true; config: Config; warnings: ConfigIssue[] } | { ok: false; issues: ConfigIssue[] };
 
-/** Thrown by callers that want an exception; carries every issue. */
-export class ConfigError extends Error {
-  constructor(readonly source: string, readonly issues: readonly ConfigIssue[]) {
-    super(issues.map((i) => formatIssue(source, i)).join("\n"));
-    this.name = "ConfigError";
-  }
-}
-
 /** `source: path: message`, the form printed by `--validate`. */
 export function formatIssue(source: string, issue: ConfigIssue): string {
   return issue.path ? `${source}: ${issue.path}: ${issue.message}` : `${source}: ${issue.message}`;

@@ -6,9 +6,13 @@
  * @module
  */
 import * as v from "valibot";
-import { BALANCER_NAMES, type BalancerName } from "../balance/registry.ts";
 import { formatAddress, parseAddress, type ParseAddressOptions, type ParseResult, type SocketAddress } from "../net/address.ts";
 import { parseDuration } from "./duration.ts";
+
+/** Balancing strategies by the name used in config and on the command line (`src/balance/registry.ts` maps each). */
+export const BALANCER_NAMES = ["round-robin", "weighted", "least-conn", "random", "p2c", "hash"] as const;
+/** A strategy name accepted in configuration. */
+export type BalancerName = (typeof BALANCER_NAMES)[number];
 
 /** Log verbosity, least to most severe. */
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
@@ -25,9 +29,19 @@ export interface BackendConfig {
   readonly name: string;
 }
 
+/** Transport protocols a listener can speak. */
+export type Protocol = "tcp";
+
 /** One listening address and the pool behind it. */
 export interface ListenerConfig {
+  /**
+   * Identity across reloads: protocol and configured address (`tcp/0.0.0.0:80`),
+   * with `#n` added to the second and later port-0 listeners on one host. The
+   * name is only a label.
+   */
+  readonly key: string;
   readonly name: string;
+  readonly protocol: Protocol;
   readonly listen: SocketAddress;
   readonly balance: BalancerName;
   readonly connectTimeoutMs: number;
@@ -127,6 +141,13 @@ type RawConfig = v.InferOutput<typeof ConfigSchema>;
 
 /** Maps the validated TOML shape to the normalized {@linkcode Config}. */
 export function normalize(raw: RawConfig): Config {
+  const keys = new Map<string, number>();
+  const keyOf = (listen: SocketAddress) => {
+    const base = `tcp/${formatAddress(listen)}`;
+    const seen = keys.get(base) ?? 0;
+    keys.set(base, seen + 1);
+    return seen === 0 ? base : `${base}#${seen}`;
+  };
   return {
     drainTimeoutMs: raw.drain_timeout,
     workers: raw.workers,
@@ -134,7 +155,9 @@ export function normalize(raw: RawConfig): Config {
     admin: raw.admin.enabled ? { listen: raw.admin.listen } : null,
     listeners: raw.listeners.map((l, i) => ({
       // Port 0 means "any port", so the address alone would not tell listeners apart.
+      key: keyOf(l.listen),
       name: l.name ?? (l.listen.port === 0 ? `listener${i}` : formatAddress(l.listen)),
+      protocol: "tcp" as const,
       listen: l.listen,
       balance: l.balance,
       connectTimeoutMs: l.connect_timeout,

@@ -5,8 +5,29 @@
  *
  * @module
  */
-import type { ConfigSource, Overrides, QuickListener } from "../cli.ts";
 import { loadObject, type LoadResult, parseTomlDocument } from "./load.ts";
+import type { BalancerName, LogFormat, LogLevel } from "./schema.ts";
+
+/** Settings given as flags; they override the configuration file. */
+export interface Overrides {
+  admin?: string | false;
+  logLevel?: LogLevel;
+  logFormat?: LogFormat;
+  workers?: number;
+}
+
+/** Quick-mode settings: one listener built from arguments. */
+export interface QuickListener {
+  listen: string;
+  backends: { address: string; weight: number }[];
+  balance?: BalancerName;
+  connectTimeout?: string | number;
+  idleTimeout?: string | number;
+  retries?: number;
+}
+
+/** Where the configuration comes from. */
+export type ConfigSource = { type: "file"; path: string } | { type: "quick"; listener: QuickListener } | { type: "demo" };
 
 /** A document as TOML would give it: nested plain objects. */
 type Document = Record<string, unknown>;

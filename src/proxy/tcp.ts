@@ -1,32 +1,59 @@
 /**
- * One TCP listener's data path: accept -> pick -> dial (with retries) ->
- * relay -> account. Limits and filters slot in before the pick.
+ * One TCP listener's data path, stage by stage:
+ * admit -> route -> pick -> dial (with retries) -> relay -> account.
+ * One {@linkcode Session} is the context every stage reads and fills in.
  *
  * @module
  */
+import type { AdmitRule } from "../admit/admit.ts";
 import { hashKey } from "../balance/hash-key.ts";
 import type { ListenerConfig } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import { formatAddress, type SocketAddress } from "../net/address.ts";
-import { ConnectError, type ConnectFailure, type Runtime, type TcpConnection, type TcpListener } from "../runtime/types.ts";
-import type { CloseReason, Connection, ConnectionTable } from "../stats/connections.ts";
-import type { ListenerStats } from "../stats/entities.ts";
-import type { Backend, Pool } from "../upstream/pool.ts";
+import { singlePool, type Router } from "../route/route.ts";
+import {
+  type Clock,
+  ConnectError,
+  type ConnectFailure,
+  type NetPort,
+  type TcpConnection,
+  type TcpListener,
+} from "../runtime/types.ts";
+import type { ListenerCounters, RejectReason, TotalCounters } from "../stats/counters.ts";
+import type { Backend } from "../upstream/backend.ts";
+import type { Pool, PoolUpdate } from "../upstream/pool.ts";
+import type { CloseReason, Session } from "./session.ts";
+import type { Sessions } from "./sessions.ts";
 
 /** What a TCP listener needs; injected so tests can swap any part. */
 export interface TcpProxyDeps {
-  readonly runtime: Pick<Runtime, "listenTcp" | "connectTcp" | "relayTcp" | "clock">;
+  readonly net: Pick<NetPort, "listenTcp" | "connectTcp" | "relayTcp">;
+  readonly clock: Clock;
   readonly log: Logger;
-  readonly table: ConnectionTable;
-  readonly stats: ListenerStats;
-  readonly pool: Pool;
+  readonly sessions: Sessions;
+  readonly total: TotalCounters;
+  /** The admission stage; absent when no rule applies. */
+  readonly admit?: AdmitRule;
+  /** The routing stage; the listener's own pool when absent. */
+  readonly route?: Router;
 }
 
-/** A listener and the pool it forwards to. */
+/** A listener, its settings (replaceable by a reload) and the pool it forwards to. */
 export class TcpProxy {
+  config: ListenerConfig;
+  readonly counters: ListenerCounters;
+  readonly pool: Pool;
+  private readonly deps: TcpProxyDeps;
+  private readonly route: Router;
   private listener: TcpListener | undefined;
 
-  constructor(readonly config: ListenerConfig, private readonly deps: TcpProxyDeps) {}
+  constructor(config: ListenerConfig, counters: ListenerCounters, pool: Pool, deps: TcpProxyDeps) {
+    this.config = config;
+    this.counters = counters;
+    this.pool = pool;
+    this.deps = deps;
+    this.route = deps.route ?? singlePool(pool);
+  }
 
   /** The bound address once started. */
   get address(): SocketAddress | undefined {
@@ -36,15 +63,22 @@ export class TcpProxy {
   /** Starts listening; rejects with `Cannot listen on ...` when the address cannot be bound. */
   async start(options: { reusePort?: boolean } = {}): Promise<SocketAddress> {
     const { listen } = this.config;
-    this.listener = await this.deps.runtime.listenTcp({ ...listen, reusePort: options.reusePort }, this.onConnection);
+    this.listener = await this.deps.net.listenTcp({ ...listen, reusePort: options.reusePort }, this.onConnection);
     return this.listener.address;
   }
 
-  /** Stops accepting; live connections carry on. */
+  /** Stops accepting; live sessions carry on. */
   async stopAccepting(): Promise<void> {
     const listener = this.listener;
     this.listener = undefined;
     await listener?.close();
+  }
+
+  /** New settings for the same listener key: later sessions use them; the socket and live sessions stay. */
+  update(config: ListenerConfig): PoolUpdate {
+    this.config = config;
+    this.counters.name = config.name;
+    return this.pool.update(config);
   }
 
   private onConnection = (client: TcpConnection): void => {
@@ -52,49 +86,64 @@ export class TcpProxy {
   };
 
   private async serve(client: TcpConnection): Promise<void> {
-    const { runtime, table, stats, log } = this.deps;
-    const clock = runtime.clock;
-    const conn = table.open(stats, client.remote, this.config.idleTimeoutMs, clock.now(), clock.wallNow());
-    if (log.enabled("debug")) log.debug("conn.open", { id: conn.id, listener: stats.name, client: formatAddress(client.remote) });
-
-    const upstream = await this.dial(conn);
-    if (conn.abortReason) {
+    const { clock, sessions, log, admit } = this.deps;
+    // admit
+    if (admit !== undefined) {
+      const reason = admit(client.remote, this.config.key);
+      if (reason !== undefined) return this.refuse(client, reason);
+    }
+    const session = sessions.open(this.counters, client.remote, this.config.idleTimeoutMs, clock.now(), clock.wallNow());
+    if (log.enabled("debug")) {
+      log.debug("conn.open", { id: session.id, listener: this.config.name, client: formatAddress(client.remote) });
+    }
+    // route, pick, dial
+    const pool = this.route(session);
+    const upstream = pool ? await this.dial(session, pool) : undefined;
+    if (session.abortReason) {
       client.abort();
       upstream?.abort();
-      return this.finish(conn, conn.abortReason, undefined);
+      return this.account(session, session.abortReason, undefined);
     }
     if (!upstream) {
       client.abort();
-      stats.rejected.no_backend++;
-      return this.finish(conn, "no_backend", "no backend could be reached");
+      this.countRefusal("no_backend");
+      return this.account(session, "no_backend", "no backend could be reached");
     }
-    conn.relay = runtime.relayTcp(client, upstream, conn);
-    const result = await conn.relay.done;
-    this.finish(conn, result.outcome === "aborted" ? conn.abortReason ?? "shutdown" : result.outcome, result.error);
+    // relay
+    session.relay = this.deps.net.relayTcp(client, upstream, session);
+    const result = await session.relay.done;
+    // account
+    const reason = result.outcome === "aborted" ? session.abortReason ?? "shutdown" : result.outcome;
+    this.account(session, reason, result.error);
   }
 
   /** Tries up to 1 + retries backends; returns the upstream connection or undefined. */
-  private async dial(conn: Connection): Promise<TcpConnection | undefined> {
-    const { runtime, table, pool, log } = this.deps;
-    const key = this.config.balance === "hash" ? hashKey(conn.client.host) : 0;
+  private async dial(session: Session, pool: Pool): Promise<TcpConnection | undefined> {
+    const { clock, sessions, log, net } = this.deps;
+    if (pool.needsKey) session.key = hashKey(session.client.host);
     let tried: Backend[] | undefined;
     for (let attempt = 0; attempt <= this.config.retries; attempt++) {
-      // The first pick happens in the same turn the connection was opened, so its start time is now.
-      const backend = pool.pick(key, tried, attempt === 0 ? conn.startedAt : runtime.clock.now());
+      // The first pick happens in the same turn the session was opened, so its start time is now.
+      const started = attempt === 0 ? session.startedAt : clock.now();
+      const backend = pool.pick(session.key, tried, started);
       if (!backend) return undefined;
-      table.attach(conn, backend.stats);
+      sessions.attach(session, backend);
       try {
-        const upstream = await runtime.connectTcp(backend.dialOptions);
-        backend.stats.connections++;
+        const upstream = await net.connectTcp(backend.dialOptions);
+        const connectMs = clock.now() - started;
+        backend.counters.connections++;
+        backend.counters.connectMs += connectMs;
+        this.counters.connectMs += connectMs;
+        this.deps.total.connectMs += connectMs;
         pool.reportSuccess(backend);
         return upstream;
       } catch (error) {
-        table.detach(conn);
+        sessions.detach(session);
         const reason: ConnectFailure = error instanceof ConnectError ? error.reason : "error";
-        backend.stats.connectErrors[reason]++;
-        const ejected = pool.reportFailure(backend, runtime.clock.now());
+        backend.counters.connectErrors[reason]++;
+        const ejected = pool.reportFailure(backend, clock.now());
         log.warn("upstream.connect_failed", {
-          id: conn.id,
+          id: session.id,
           listener: this.config.name,
           backend: backend.name,
           reason,
@@ -102,26 +151,41 @@ export class TcpProxy {
           ejected: ejected || undefined,
         });
         (tried ??= []).push(backend);
-        if (conn.abortReason) return undefined;
+        if (session.abortReason) return undefined;
       }
     }
     return undefined;
   }
 
-  private finish(conn: Connection, reason: CloseReason, error: string | undefined): void {
-    const { table, log, runtime } = this.deps;
-    const now = runtime.clock.now();
-    table.close(conn, reason, error, now);
+  private countRefusal(reason: RejectReason): void {
+    this.counters.rejected[reason]++;
+    this.deps.total.refusedTotal++;
+  }
+
+  /** Refused at admission: never a session, never counted as accepted. */
+  private refuse(client: TcpConnection, reason: RejectReason): void {
+    client.abort();
+    this.countRefusal(reason);
+    const { log } = this.deps;
+    if (log.enabled("info")) {
+      log.info("conn.rejected", { listener: this.config.name, client: formatAddress(client.remote), reason });
+    }
+  }
+
+  private account(session: Session, reason: CloseReason, error: string | undefined): void {
+    const { sessions, log, clock } = this.deps;
+    const now = clock.now();
+    sessions.close(session, reason, error, now);
     const level = reason === "no_backend" ? "warn" : "info";
     if (!log.enabled(level)) return;
     log[level]("conn.close", {
-      id: conn.id,
-      listener: conn.listener.name,
-      client: formatAddress(conn.client),
-      backend: conn.backend?.name,
-      bytes_in: conn.up,
-      bytes_out: conn.down,
-      duration_ms: Math.round(now - conn.startedAt),
+      id: session.id,
+      listener: this.config.name,
+      client: formatAddress(session.client),
+      backend: session.backend?.name,
+      bytes_in: session.toUpstream,
+      bytes_out: session.toClient,
+      duration_ms: Math.round(now - session.startedAt),
       reason,
       error,
     });

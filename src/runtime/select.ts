@@ -3,9 +3,9 @@
  *
  * @module
  */
-import { createBunRuntime } from "./bun.ts";
-import { createDenoRuntime } from "./deno.ts";
-import { nodeRuntime } from "./node.ts";
+import { createBunRuntime } from "./bun/index.ts";
+import { createDenoRuntime } from "./deno/index.ts";
+import { createNodeRuntime } from "./node/index.ts";
 import type { Runtime } from "./types.ts";
 
 let selected: Runtime | undefined;
@@ -22,6 +22,6 @@ let selected: Runtime | undefined;
 export function selectRuntime(): Runtime {
   if (selected) return selected;
   const g = globalThis as { Bun?: unknown; Deno?: unknown };
-  selected = g.Bun ? createBunRuntime() : g.Deno ? createDenoRuntime() : nodeRuntime;
+  selected = g.Bun ? createBunRuntime() : g.Deno ? createDenoRuntime() : createNodeRuntime();
   return selected;
 }

@@ -1,7 +1,9 @@
 /**
- * The ports the core needs from a JavaScript runtime. Each adapter
- * (`deno.ts`, `bun.ts`, `node.ts`) exports one {@linkcode Runtime}; nothing
- * outside `src/runtime/` touches Deno, Bun or Node APIs.
+ * The ports the core needs from a JavaScript runtime, each small and apart:
+ * {@linkcode NetPort} (TCP now, UDP next), {@linkcode HttpPort},
+ * {@linkcode ThreadPort}, {@linkcode HostPort} and a {@linkcode Clock}. Each
+ * adapter (`deno/`, `bun/`, `node/`) exports one {@linkcode Runtime} built
+ * from them; nothing outside `src/runtime/` touches Deno, Bun or Node APIs.
  *
  * @module
  */
@@ -9,7 +11,7 @@ import type { SocketAddress } from "../net/address.ts";
 
 export type { SocketAddress };
 
-/** An accepted or dialled TCP connection. Bytes move only through {@linkcode Runtime.relayTcp}. */
+/** An accepted or dialled TCP connection. Bytes move only through {@linkcode NetPort.relayTcp}. */
 export interface TcpConnection {
   /** The peer's address. */
   readonly remote: SocketAddress;
@@ -27,7 +29,7 @@ export interface TcpListener {
   close(): Promise<void>;
 }
 
-/** Options for {@linkcode Runtime.listenTcp}. */
+/** Options for {@linkcode NetPort.listenTcp}. */
 export interface ListenTcpOptions {
   readonly host: string;
   readonly port: number;
@@ -35,7 +37,7 @@ export interface ListenTcpOptions {
   readonly reusePort?: boolean;
 }
 
-/** Options for {@linkcode Runtime.connectTcp}. */
+/** Options for {@linkcode NetPort.connectTcp}. */
 export interface ConnectTcpOptions {
   readonly host: string;
   readonly port: number;
@@ -46,7 +48,17 @@ export interface ConnectTcpOptions {
 /** Why a connect failed, normalized across runtimes. */
 export type ConnectFailure = "refused" | "timeout" | "unreachable" | "reset" | "dns" | "error";
 
-/** The error {@linkcode Runtime.connectTcp} rejects with. */
+/** All connect failure reasons, so counters start at zero and metrics show every label. */
+export const CONNECT_FAILURES: readonly ConnectFailure[] = [
+  "refused",
+  "timeout",
+  "unreachable",
+  "reset",
+  "dns",
+  "error",
+];
+
+/** The error {@linkcode NetPort.connectTcp} rejects with. */
 export class ConnectError extends Error {
   /** The normalized reason, used as a metric label. */
   readonly reason: ConnectFailure;
@@ -58,16 +70,16 @@ export class ConnectError extends Error {
 }
 
 /**
- * Byte tallies of a relay: bytes received from each side to pass on. Plain
- * number fields: a relay either adds to them per chunk (the hot path does
- * nothing else for accounting) or sets them from the runtime's own counters on
- * {@linkcode Relay.refresh}. Either way they are final once `done` settles.
+ * Byte tallies of a relay. Plain number fields: a relay either adds to them
+ * per chunk (the hot path does nothing else for accounting) or sets them from
+ * the runtime's own counters in {@linkcode Relay.readTally}. Either way they
+ * are final once `done` settles.
  */
 export interface RelayTally {
   /** Bytes from the client written to the upstream. */
-  up: number;
+  toUpstream: number;
   /** Bytes from the upstream written to the client. */
-  down: number;
+  toClient: number;
 }
 
 /**
@@ -94,8 +106,44 @@ export interface Relay {
    * Brings the tally up to date, for a relay that leaves counting to the
    * runtime's own byte counters instead of adding per chunk.
    */
-  refresh?(): void;
+  readTally?(): void;
 }
+
+/**
+ * Sockets. `C` is the adapter's own connection type: connections only ever
+ * come from the port they are handed back to, so an adapter's relay gets its
+ * own class without a cast (methods are checked bivariantly, which lets a
+ * `NetPort<DenoConnection>` stand where a `NetPort` is asked for).
+ */
+export interface NetPort<C extends TcpConnection = TcpConnection> {
+  /** Whether {@linkcode ListenTcpOptions.reusePort} really shares a port between listeners. */
+  readonly supportsReusePort: boolean;
+  /**
+   * Listens for TCP; `onConnection` gets each accepted connection. Bytes (and
+   * a FIN) that arrive before {@linkcode relayTcp} takes it over are held,
+   * bounded, and delivered first.
+   */
+  listenTcp(options: ListenTcpOptions, onConnection: (conn: C) => void): Promise<TcpListener>;
+  /** Connects to a TCP peer; rejects with {@linkcode ConnectError}. */
+  connectTcp(options: ConnectTcpOptions): Promise<C>;
+  /**
+   * Moves bytes both ways between two connections of this port, with
+   * backpressure and half-close, until both directions end or one fails.
+   */
+  relayTcp(client: C, upstream: C, tally: RelayTally): Relay;
+}
+
+/** What an HTTP handler learns about the request beyond the request itself. */
+export interface HttpRequestInfo {
+  /** The client's address (admin auth and CIDR rules need it). */
+  readonly remote: SocketAddress;
+}
+
+/**
+ * A handler in the shape of `fetch`, as hono's `app.fetch` is; the second
+ * argument becomes hono's `c.env`.
+ */
+export type FetchHandler = (request: Request, info: HttpRequestInfo) => Response | Promise<Response>;
 
 /** A running HTTP server. */
 export interface HttpServer {
@@ -104,22 +152,10 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-/** A handler in the shape of `fetch`, as hono's `app.fetch` is. */
-export type FetchHandler = (request: Request) => Response | Promise<Response>;
-
-/** Signals the process reacts to. */
-export type SignalName = "SIGINT" | "SIGTERM" | "SIGHUP";
-
-/** A monotonic clock and timers; injected so core tests can use a manual clock. */
-export interface Clock {
-  /** Milliseconds on a monotonic clock. */
-  now(): number;
-  /** Wall-clock milliseconds since the epoch, for log timestamps. */
-  wallNow(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-  setInterval(fn: () => void, ms: number): unknown;
-  clearInterval(handle: unknown): void;
+/** Serving HTTP. */
+export interface HttpPort {
+  /** Serves HTTP with a fetch-style handler; rejects with `Cannot listen on ...`. */
+  serve(options: { host: string; port: number }, handler: FetchHandler): Promise<HttpServer>;
 }
 
 /** The parent's handle on a worker thread. */
@@ -139,41 +175,23 @@ export interface WorkerChannel {
   close(): void;
 }
 
-/** Everything the core asks of a runtime. */
-export interface Runtime {
-  /** `deno`, `bun` or `node`. */
-  readonly name: "deno" | "bun" | "node";
-  /** The runtime's own version string. */
-  readonly version: string;
-  /** Whether {@linkcode ListenTcpOptions.reusePort} really shares a port between listeners. */
-  readonly supportsReusePort: boolean;
-  readonly clock: Clock;
-
-  /**
-   * Listens for TCP; `onConnection` gets each accepted connection. Bytes (and
-   * a FIN) that arrive before {@linkcode relayTcp} takes it over are held,
-   * bounded, and delivered first.
-   */
-  listenTcp(options: ListenTcpOptions, onConnection: (conn: TcpConnection) => void): Promise<TcpListener>;
-  /** Connects to a TCP peer; rejects with {@linkcode ConnectError}. */
-  connectTcp(options: ConnectTcpOptions): Promise<TcpConnection>;
-  /**
-   * Moves bytes both ways between two connections from this runtime, with
-   * backpressure and half-close, until both directions end or one fails.
-   */
-  relayTcp(client: TcpConnection, upstream: TcpConnection, tally: RelayTally): Relay;
-  /** Serves HTTP with a fetch-style handler. */
-  serveHttp(options: { host: string; port: number }, handler: FetchHandler): Promise<HttpServer>;
-
+/** Threads. */
+export interface ThreadPort {
   /**
    * Starts a module worker thread running `module`, a path relative to the
    * project root (such as `src/workers/worker.ts`); adapters resolve it, also
    * inside a compiled binary.
    */
-  spawnWorker(module: string): WorkerHandle;
+  spawn(module: string): WorkerHandle;
   /** Inside a worker: the channel to the parent; undefined on the main thread. */
-  workerChannel(): WorkerChannel | undefined;
+  channel(): WorkerChannel | undefined;
+}
 
+/** Signals the process reacts to. */
+export type SignalName = "SIGINT" | "SIGTERM" | "SIGHUP";
+
+/** The process: arguments, environment, files, signals, standard streams, exit. */
+export interface HostPort {
   /** Command-line arguments after the script name. */
   readonly args: readonly string[];
   env(name: string): string | undefined;
@@ -186,4 +204,29 @@ export interface Runtime {
   writeErr(text: string): void;
   /** Ends the process. */
   exit(code: number): never;
+}
+
+/** A monotonic clock and timers; injected so core tests can use a manual clock. */
+export interface Clock {
+  /** Milliseconds on a monotonic clock. */
+  now(): number;
+  /** Wall-clock milliseconds since the epoch, for log timestamps. */
+  wallNow(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+  setInterval(fn: () => void, ms: number): unknown;
+  clearInterval(handle: unknown): void;
+}
+
+/** Everything the core asks of a runtime: its name and one value per port. */
+export interface Runtime {
+  /** `deno`, `bun` or `node`. */
+  readonly name: "deno" | "bun" | "node";
+  /** The runtime's own version string. */
+  readonly version: string;
+  readonly clock: Clock;
+  readonly net: NetPort;
+  readonly http: HttpPort;
+  readonly threads: ThreadPort;
+  readonly host: HostPort;
 }

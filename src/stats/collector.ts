@@ -1,13 +1,15 @@
 /**
- * The one owner of numbers: live counters per listener and backend, the
- * connection table, and their history. The admin API, the status page and
- * `/metrics` only read from it.
+ * The one owner of numbers: live counters per listener and backend (by key,
+ * retired when they leave the configuration), the ring of recently closed
+ * sessions, and (on the main thread) their history. The admin API, the status
+ * page and `/metrics` only read from it.
  *
  * @module
  */
 import type { Clock } from "../runtime/types.ts";
-import { ConnectionTable } from "./connections.ts";
-import { BackendStats, ListenerStats, TotalStats } from "./entities.ts";
+import { BackendCounters, ListenerCounters, TotalCounters, type TrafficCounters } from "./counters.ts";
+import { DAY_COARSE, DAY_FINE, TrafficHistory } from "./history.ts";
+import { RecentSessions } from "./recent.ts";
 
 /** Facts about this process, for `sluice_build_info` and the API. */
 export interface ProcessInfo {
@@ -16,65 +18,115 @@ export interface ProcessInfo {
   readonly runtimeVersion: string;
 }
 
-/** Owns every counter and series; `tick()` runs once a second. */
+/** Options for {@linkcode Collector}. */
+export interface CollectorOptions {
+  /** Keep history (the main thread does; worker threads only count). Default true. */
+  history?: boolean;
+  /** Closed sessions kept for display. */
+  recent?: number;
+}
+
+/** Owns every counter; `tick()` runs once a second. */
 export class Collector {
-  readonly total = new TotalStats();
-  readonly table: ConnectionTable;
+  readonly info: ProcessInfo;
+  readonly total: TotalCounters = new TotalCounters();
+  readonly recent: RecentSessions;
   readonly startedWall: number;
-  private readonly listenerStats = new Map<string, ListenerStats>();
-  private readonly backendStats = new Map<string, BackendStats>();
+  private readonly clock: Clock;
+  private readonly listenerCounters = new Map<string, ListenerCounters>();
+  private readonly backendCounters = new Map<string, BackendCounters>();
+  private readonly history: Map<TrafficCounters, TrafficHistory> | undefined;
   private timer: unknown;
-  /** Brings counters up to date before they are read (worker threads' sums, in worker mode). */
-  private readonly refreshers: (() => void)[] = [];
+  /** Steps that bring counters up to date before they are read: live sessions' bytes, other threads' sums. */
+  private readonly sources: (() => void)[] = [];
 
-  constructor(readonly info: ProcessInfo, private readonly clock: Clock, ids?: { worker: number; workers: number }) {
-    this.table = new ConnectionTable(this.total, 256, ids);
+  constructor(info: ProcessInfo, clock: Clock, options: CollectorOptions = {}) {
+    this.info = info;
+    this.clock = clock;
+    this.recent = new RecentSessions(options.recent);
     this.startedWall = clock.wallNow();
+    this.history = options.history === false ? undefined : new Map([[this.total, new TrafficHistory(DAY_FINE)]]);
   }
 
-  /** The listener's counters, created on first use and kept across reloads. */
-  listener(name: string): ListenerStats {
-    let stats = this.listenerStats.get(name);
-    if (!stats) this.listenerStats.set(name, (stats = new ListenerStats(name)));
-    return stats;
+  /** The counters of the listener with `key`, created on first use; `name` relabels them. */
+  listener(key: string, name: string): ListenerCounters {
+    let counters = this.listenerCounters.get(key);
+    if (!counters) {
+      this.listenerCounters.set(key, (counters = new ListenerCounters(key, name)));
+      this.history?.set(counters, new TrafficHistory(DAY_FINE));
+    }
+    counters.name = name;
+    counters.retired = false;
+    return counters;
   }
 
-  /** The counters of backend `name` in `listener`'s pool. */
-  backend(listener: string, name: string): BackendStats {
-    const key = `${listener}\u0000${name}`;
-    let stats = this.backendStats.get(key);
-    if (!stats) this.backendStats.set(key, (stats = new BackendStats(listener, name)));
-    return stats;
+  /** The counters of backend `key` (its address) in `listener`'s pool; `name` relabels them. */
+  backend(listener: ListenerCounters, key: string, name: string): BackendCounters {
+    const id = `${listener.key}\u0000${key}`;
+    let counters = this.backendCounters.get(id);
+    if (!counters) {
+      this.backendCounters.set(id, (counters = new BackendCounters(listener, key, name)));
+      this.history?.set(counters, new TrafficHistory(DAY_COARSE));
+    }
+    counters.name = name;
+    counters.retired = false;
+    return counters;
+  }
+
+  /** Marks counters whose entity left the configuration; they are forgotten once nothing is active on them. */
+  retire(counters: ListenerCounters | BackendCounters): void {
+    counters.retired = true;
+    if (counters instanceof ListenerCounters) {
+      for (const backend of this.backendCounters.values()) if (backend.listener === counters) backend.retired = true;
+    }
   }
 
   /** Every listener's counters, in registration order. */
-  listeners(): ListenerStats[] {
-    return [...this.listenerStats.values()];
+  listeners(): ListenerCounters[] {
+    return [...this.listenerCounters.values()];
   }
 
-  /** Every backend's counters, optionally only one listener's. */
-  backends(listener?: string): BackendStats[] {
-    const all = [...this.backendStats.values()];
-    return listener === undefined ? all : all.filter((b) => b.listener === listener);
+  /** Every backend's counters, optionally only one listener's (by key). */
+  backends(listenerKey?: string): BackendCounters[] {
+    const all = [...this.backendCounters.values()];
+    return listenerKey === undefined ? all : all.filter((b) => b.listener.key === listenerKey);
   }
 
-  /** Adds a step that {@linkcode refresh} runs. */
-  addRefresher(refresh: () => void): void {
-    this.refreshers.push(refresh);
+  /** The history of an entity; undefined on threads that keep none. */
+  historyOf(counters: TrafficCounters): TrafficHistory | undefined {
+    return this.history?.get(counters);
+  }
+
+  /** Adds a step that {@linkcode gather} runs. */
+  addSource(gather: () => void): void {
+    this.sources.push(gather);
   }
 
   /** Makes every counter current: folds live bytes and pulls in other threads' counters. */
-  refresh(): void {
-    this.table.foldAll();
-    for (const refresh of this.refreshers) refresh();
+  gather(): void {
+    for (const gather of this.sources) gather();
   }
 
-  /** Refreshes counters and records one second of history. */
+  /** Gathers, records one second of history, and forgets retired entities that are idle. */
   tick(): void {
-    this.refresh();
-    this.total.sample();
-    for (const stats of this.listenerStats.values()) stats.sample();
-    for (const stats of this.backendStats.values()) stats.sample();
+    this.gather();
+    if (this.history) for (const [counters, history] of this.history) history.sample(counters);
+    this.forgetRetired();
+  }
+
+  private forgetRetired(): void {
+    for (const [id, counters] of this.backendCounters) {
+      if (counters.retired && counters.active === 0) {
+        this.backendCounters.delete(id);
+        this.history?.delete(counters);
+      }
+    }
+    for (const [key, counters] of this.listenerCounters) {
+      if (counters.retired && counters.active === 0 && !this.backends(key).length) {
+        this.listenerCounters.delete(key);
+        this.history?.delete(counters);
+      }
+    }
   }
 
   /** Starts the 1 Hz tick. */

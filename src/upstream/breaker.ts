@@ -13,11 +13,16 @@
  * ```
  */
 export class Breaker {
+  maxFails: number;
+  failTimeoutMs: number;
   private failures = 0;
   private windowStart = 0;
   private openUntil = -Infinity;
 
-  constructor(readonly maxFails: number, readonly failTimeoutMs: number) {}
+  constructor(maxFails: number, failTimeoutMs: number) {
+    this.maxFails = maxFails;
+    this.failTimeoutMs = failTimeoutMs;
+  }
 
   /** Counts a failed connect at `now`; returns true when this failure trips the breaker. */
   recordFailure(now: number): boolean {
@@ -36,6 +41,11 @@ export class Breaker {
   recordSuccess(): void {
     this.failures = 0;
     this.openUntil = -Infinity;
+  }
+
+  /** When the open period ends (monotonic ms); -Infinity when closed. */
+  get openEnds(): number {
+    return this.openUntil;
   }
 
   /** True while the backend should get no new connections. */

@@ -1,92 +1,123 @@
 /**
- * A listener's backends: their balancing view, their passive breaker, and the
- * balancer built from them.
+ * A listener's backends, kept by address, and the balancer built from them.
+ * A reload hands the pool a new member list: kept backends keep their state,
+ * counters and connections; the balancer is rebuilt only when membership or
+ * weights changed.
  *
  * @module
  */
-import type { Balancer, BalancerOptions, Member } from "../balance/types.ts";
 import { BALANCERS } from "../balance/registry.ts";
-import type { BackendConfig, ListenerConfig } from "../config/schema.ts";
-import { formatAddress, type SocketAddress } from "../net/address.ts";
-import type { ConnectTcpOptions } from "../runtime/types.ts";
-import type { BackendStats } from "../stats/entities.ts";
-import { Breaker } from "./breaker.ts";
+import type { Balancer, BalancerOptions } from "../balance/types.ts";
+import { backendKey } from "../config/diff.ts";
+import type { BackendConfig, BalancerName, ListenerConfig } from "../config/schema.ts";
+import type { BackendCounters } from "../stats/counters.ts";
+import { Backend } from "./backend.ts";
+import type { BackendState, StateBook } from "./state.ts";
 
-/** One backend as the pool sees it. Balancing inputs read its live stats. */
-export class Backend implements Member {
-  readonly key: string;
-  readonly name: string;
-  readonly weight: number;
-  readonly address: SocketAddress;
-  /** What each dial passes to connectTcp, built once rather than per connection. */
-  readonly dialOptions: ConnectTcpOptions;
-  readonly breaker: Breaker;
+/** Where a pool gets the state and counters of a backend (both outlive the pool). */
+export interface PoolDeps {
+  readonly states: StateBook;
+  /** The counters of a backend of this listener: its address and label. */
+  countersFor(key: string, name: string): BackendCounters;
+  readonly balancer: BalancerOptions;
+}
 
-  constructor(config: BackendConfig, listener: ListenerConfig, readonly stats: BackendStats) {
-    this.key = formatAddress(config.address);
-    this.name = config.name;
-    this.weight = config.weight;
-    this.address = config.address;
-    this.dialOptions = { ...config.address, timeoutMs: listener.connectTimeoutMs };
-    this.breaker = new Breaker(listener.maxFails, listener.failTimeoutMs);
-  }
-
-  get active(): number {
-    return this.stats.active;
-  }
-
-  get eligible(): boolean {
-    return this.stats.state === "up";
-  }
+/** What {@linkcode Pool.update} changed. */
+export interface PoolUpdate {
+  /** Backends no longer in the pool; their live connections carry on. */
+  readonly removed: readonly Backend[];
+  /** Whether the balancer was rebuilt. */
+  readonly rebuilt: boolean;
 }
 
 /** Picks backends for a listener and keeps their passive health. */
 export class Pool {
-  readonly backends: readonly Backend[];
-  private readonly balancer: Balancer;
+  private members: Backend[] = [];
+  private balancer!: Balancer;
+  private strategy!: BalancerName;
+  private listenerKey: string;
+  private readonly deps: PoolDeps;
+  /** Backends with an ejection that may have run out; the pick checks them only while there are any. */
   private ejected = 0;
+  /** Weights the balancer was built with; a change means a rebuild. */
+  private builtWeights = new Map<string, number>();
+  /** Whether the strategy uses the client's hash key. */
+  needsKey = false;
 
-  constructor(listener: ListenerConfig, statsFor: (backend: string) => BackendStats, options: BalancerOptions) {
-    this.backends = listener.backends.map((b) => new Backend(b, listener, statsFor(b.name)));
-    this.balancer = BALANCERS[listener.balance](this.backends, options);
+  constructor(listener: ListenerConfig, deps: PoolDeps) {
+    this.deps = deps;
+    this.listenerKey = listener.key;
+    this.update(listener);
+  }
+
+  /** Members in configuration order. */
+  get backends(): readonly Backend[] {
+    return this.members;
+  }
+
+
+  /** Takes a new member list and settings; see the module comment. */
+  update(listener: ListenerConfig): PoolUpdate {
+    const old = new Map(this.members.map((b) => [b.key, b]));
+    const next: Backend[] = listener.backends.map((config) => this.member(config, listener, old.get(backendKey(config))));
+    const keep = new Set(next.map((b) => b.key));
+    const removed = this.members.filter((b) => !keep.has(b.key));
+    for (const backend of removed) this.deps.states.forget(this.listenerKey, backend.key);
+    const rebuilt = this.strategy !== listener.balance || removed.length > 0 ||
+      next.length !== this.members.length ||
+      next.some((b, i) => b !== this.members[i] || b.weight !== this.builtWeights.get(b.key));
+    this.members = next;
+    this.strategy = listener.balance;
+    this.needsKey = BALANCERS[listener.balance].needsKey === true;
+    if (rebuilt) {
+      this.builtWeights = new Map(next.map((b) => [b.key, b.weight]));
+      this.balancer = BALANCERS[listener.balance](next, this.deps.balancer);
+    }
+    this.ejected = next.filter((b) => b.state.ejected).length;
+    return { removed, rebuilt };
+  }
+
+  private member(config: BackendConfig, listener: ListenerConfig, existing: Backend | undefined): Backend {
+    if (existing) {
+      existing.update(config, listener);
+      this.deps.states.get(this.listenerKey, existing.key, listener);
+      return existing;
+    }
+    const key = backendKey(config);
+    const state: BackendState = this.deps.states.get(this.listenerKey, key, listener);
+    return new Backend(config, listener, state, this.deps.countersFor(key, config.name));
   }
 
   /**
-   * Picks a backend for a client hashing to `key`, skipping `tried`. When every
-   * untried backend is ejected, ejected ones are tried too (panic mode, as
-   * Envoy does) rather than refusing the client outright.
+   * Picks a backend for a client hashing to `key`, skipping `tried`. When
+   * every untried backend is out, ejected ones are tried too (panic mode) —
+   * but never one that is down, draining or disabled.
    */
   pick(key: number, tried: readonly Backend[] | undefined, now: number): Backend | undefined {
-    if (this.ejected > 0) this.refresh(now);
+    if (this.ejected > 0) this.expire(now);
     return (this.balancer.pick(key, tried) ?? this.balancer.pick(key, tried, true)) as Backend | undefined;
   }
 
   /** Records a failed connect; returns true when it ejected the backend. */
   reportFailure(backend: Backend, now: number): boolean {
-    if (!backend.breaker.recordFailure(now)) return false;
-    if (backend.stats.state === "up") this.ejected++;
-    backend.stats.state = "ejected";
-    backend.stats.ejections++;
+    if (!backend.state.recordFailure(now)) return false;
+    this.ejected++;
+    backend.counters.ejections++;
     return true;
   }
 
   /** Records a successful connect; an ejected backend that answers is back at once. */
   reportSuccess(backend: Backend): void {
-    backend.breaker.recordSuccess();
-    if (backend.stats.state === "ejected") {
-      backend.stats.state = "up";
-      this.ejected--;
-    }
+    backend.state.recordSuccess();
   }
 
-  /** Returns backends whose ejection has expired; also called by the periodic sweep so state shown is current. */
-  refresh(now: number): void {
-    if (this.ejected === 0) return;
-    for (const backend of this.backends) {
-      if (backend.stats.state === "ejected" && !backend.breaker.isOpen(now)) {
-        backend.stats.state = "up";
-        this.ejected--;
-      }
+  /** Ends ejections whose time is over and recounts those still out. */
+  private expire(now: number): void {
+    let out = 0;
+    for (const backend of this.members) {
+      backend.state.expire(now);
+      if (backend.state.ejected) out++;
     }
+    this.ejected = out;
   }
 }

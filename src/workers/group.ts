@@ -5,32 +5,37 @@
  *
  * @module
  */
-import { type ConnectionsJson, mergeConnections } from "../admin/views.ts";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
-import type { SocketAddress } from "../net/address.ts";
+import type { BoundListener } from "../proxy/listeners.ts";
 import type { Runtime, WorkerHandle } from "../runtime/types.ts";
 import type { Collector } from "../stats/collector.ts";
+import { mergeTables, type TableJson } from "../stats/table-view.ts";
+import type { StateBook } from "../upstream/state.ts";
+import { layoutOf, regionMerger } from "./layout.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
-import { regionLength, statsMerger } from "./shared-stats.ts";
 
 /** The worker thread's module, from the project root (also an entrypoint of `npm run compile`). */
 const WORKER_MODULE = "src/workers/worker.ts";
 
 /** Running listener threads. */
 export interface WorkerGroup {
-  addresses(): { name: string; address: SocketAddress }[];
-  connections(limit: number): Promise<ConnectionsJson>;
+  addresses(): BoundListener[];
+  connections(limit: number): Promise<TableJson>;
   shutdown(drainTimeoutMs: number): Promise<{ drained: number; aborted: number }>;
 }
 
 /** One worker thread with request/reply over its messages. */
 class WorkerClient {
+  readonly index: number;
+  private readonly handle: WorkerHandle;
   private waiting = new Map<string, (message: FromWorker) => void>();
   private nextId = 1;
   alive = true;
 
-  constructor(private readonly handle: WorkerHandle, readonly index: number, log: Logger) {
+  constructor(handle: WorkerHandle, index: number, log: Logger) {
+    this.handle = handle;
+    this.index = index;
     handle.onMessage((raw) => {
       const message = raw as FromWorker;
       const key = message.type === "connections" ? `connections:${message.id}` : message.type === "failed" ? "started" : message.type;
@@ -66,10 +71,10 @@ class WorkerClient {
 }
 
 /** Replaces port 0 with the port the first worker was given, so the others share it. */
-function withBoundPorts(config: Config, bound: { name: string; address: SocketAddress }[]): Config {
+function withBoundPorts(config: Config, bound: BoundListener[]): Config {
   return {
     ...config,
-    listeners: config.listeners.map((l) => ({ ...l, listen: bound.find((b) => b.name === l.name)?.address ?? l.listen })),
+    listeners: config.listeners.map((l) => ({ ...l, listen: bound.find((b) => b.key === l.key)?.address ?? l.listen })),
   };
 }
 
@@ -77,16 +82,32 @@ function withBoundPorts(config: Config, bound: { name: string; address: SocketAd
  * Starts `config.workers` listener threads. Rejects (with every thread stopped)
  * when one cannot bind.
  */
-export async function startWorkerGroup(runtime: Runtime, config: Config, collector: Collector, log: Logger): Promise<WorkerGroup> {
-  const length = regionLength(config);
+export async function startWorkerGroup(
+  runtime: Runtime,
+  config: Config,
+  collector: Collector,
+  states: StateBook,
+  log: Logger,
+): Promise<WorkerGroup> {
+  // Keys, not ports, identify listeners, so the layout is the same before and after port 0 is resolved.
+  const layout = layoutOf(config, 1);
+  const { length } = layout;
   const buffer = new SharedArrayBuffer(config.workers * length * 8);
   const clients: WorkerClient[] = [];
-  let bound: { name: string; address: SocketAddress }[] = [];
+  let bound: BoundListener[] = [];
 
   const start = async (index: number, cfg: Config) => {
-    const client = new WorkerClient(runtime.spawnWorker(WORKER_MODULE), index, log);
+    const client = new WorkerClient(runtime.threads.spawn(WORKER_MODULE), index, log);
     clients.push(client);
-    const reply = await client.request({ type: "start", index, config: cfg, buffer, offset: index * length, length }, "started");
+    const message: ToWorker = {
+      type: "start",
+      index,
+      config: cfg,
+      buffer,
+      offset: index * length,
+      layout: { version: layout.version, length },
+    };
+    const reply = await client.request(message, "started");
     if (reply.type !== "started") throw new Error(reply.type === "failed" ? reply.error : `worker ${index}: unexpected ${reply.type}`);
     return reply.addresses;
   };
@@ -101,18 +122,18 @@ export async function startWorkerGroup(runtime: Runtime, config: Config, collect
     throw error;
   }
   const regions = clients.map((c) => new Float64Array(buffer, c.index * length * 8, length));
-  collector.addRefresher(statsMerger(resolved, collector, regions));
+  collector.addSource(regionMerger(layout, collector, states, regions));
   log.info("workers.start", { workers: config.workers });
 
   return {
     addresses: () => bound,
     async connections(limit) {
       const replies = await Promise.all(clients.map((c) => c.connections(limit)));
-      return mergeConnections(replies.flatMap((r) => (r.type === "connections" ? [r.connections] : [])), limit);
+      return mergeTables(replies.flatMap((r) => (r.type === "connections" ? [r.connections] : [])), limit);
     },
     async shutdown(drainTimeoutMs) {
       const replies = await Promise.all(clients.map((c) => c.request({ type: "shutdown", drainTimeoutMs }, "stopped")));
-      collector.refresh();
+      collector.gather();
       for (const client of clients) client.terminate();
       return replies.reduce((sum, r) => (r.type === "stopped" ? { drained: sum.drained + r.drained, aborted: sum.aborted + r.aborted } : sum), { drained: 0, aborted: 0 });
     },

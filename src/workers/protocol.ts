@@ -3,19 +3,28 @@
  *
  * @module
  */
-import type { ConnectionsJson } from "../admin/views.ts";
 import type { Config } from "../config/schema.ts";
-import type { SocketAddress } from "../net/address.ts";
+import type { BoundListener } from "../proxy/listeners.ts";
+import type { TableJson } from "../stats/table-view.ts";
 
 /** Main thread -> worker. */
 export type ToWorker =
-  | { type: "start"; index: number; config: Config; buffer: SharedArrayBuffer; offset: number; length: number }
+  | {
+    type: "start";
+    index: number;
+    config: Config;
+    buffer: SharedArrayBuffer;
+    /** Where this worker's region starts, in 8-byte words. */
+    offset: number;
+    /** The layout's version and length in words. */
+    layout: { version: number; length: number };
+  }
   | { type: "connections"; id: number; limit: number }
   | { type: "shutdown"; drainTimeoutMs: number };
 
 /** Worker -> main thread. */
 export type FromWorker =
-  | { type: "started"; addresses: { name: string; address: SocketAddress }[] }
+  | { type: "started"; addresses: BoundListener[] }
   | { type: "failed"; error: string }
-  | { type: "connections"; id: number; connections: ConnectionsJson }
+  | { type: "connections"; id: number; connections: TableJson }
   | { type: "stopped"; drained: number; aborted: number };

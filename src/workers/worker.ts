@@ -1,28 +1,31 @@
 /**
  * A listener worker thread: runs every listener of the configuration with
- * SO_REUSEPORT and publishes its counters into its region of the shared buffer.
+ * SO_REUSEPORT and publishes its numbers into its region of the shared buffer.
  *
  * @module
  */
-import { connectionsView } from "../admin/views.ts";
 import { createLogger } from "../log.ts";
-import { Supervisor } from "../proxy/supervisor.ts";
+import { Listeners } from "../proxy/listeners.ts";
+import { Sessions } from "../proxy/sessions.ts";
 import { selectRuntime } from "../runtime/select.ts";
 import { Collector } from "../stats/collector.ts";
+import { tableJson } from "../stats/table-view.ts";
+import { StateBook } from "../upstream/state.ts";
 import { VERSION } from "../version.ts";
+import { layoutOf, regionWriter } from "./layout.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
-import { statsWriter } from "./shared-stats.ts";
 
-/** How often counters are copied to the shared buffer. */
+/** How often numbers are copied to the shared buffer. */
 const PUBLISH_EVERY_MS = 250;
 
 const runtime = selectRuntime();
-const channel = runtime.workerChannel();
+const channel = runtime.threads.channel();
 if (!channel) throw new Error("src/workers/worker.ts runs only as a worker thread");
 const send = (message: FromWorker) => channel.postMessage(message);
 
 let collector: Collector | undefined;
-let supervisor: Supervisor | undefined;
+let sessions: Sessions | undefined;
+let listeners: Listeners | undefined;
 let publish: (() => void) | undefined;
 let publisher: unknown;
 
@@ -30,24 +33,36 @@ channel.onMessage(async (raw) => {
   const message = raw as ToWorker;
   if (message.type === "start") {
     const { config } = message;
+    const { clock } = runtime;
     const log = createLogger(runtime, config);
-    collector = new Collector({ version: VERSION, runtime: runtime.name, runtimeVersion: runtime.version }, runtime.clock, { worker: message.index, workers: config.workers });
-    supervisor = new Supervisor({ runtime, log, collector });
+    const info = { version: VERSION, runtime: runtime.name, runtimeVersion: runtime.version };
+    collector = new Collector(info, clock, { history: false });
+    sessions = new Sessions(collector.total, collector.recent, { worker: message.index, workers: config.workers });
+    collector.addSource(() => sessions!.foldAll());
+    const states = new StateBook();
+    listeners = new Listeners({ net: runtime.net, clock, log, collector, states, sessions, reusePort: true });
     try {
-      await supervisor.start(config, { reusePort: true });
+      await listeners.start(config);
     } catch (error) {
       log.flush();
       send({ type: "failed", error: (error as Error).message });
       return;
     }
-    publish = statsWriter(config, collector, new Float64Array(message.buffer, message.offset * 8, message.length));
-    publisher = runtime.clock.setInterval(publish, PUBLISH_EVERY_MS);
-    send({ type: "started", addresses: supervisor.addresses() });
+    const layout = layoutOf(config, message.layout.version);
+    if (layout.length !== message.layout.length) throw new Error("worker and main thread disagree on the layout");
+    const region = new Float64Array(message.buffer, message.offset * 8, layout.length);
+    const write = regionWriter(layout, collector, states, region);
+    publish = () => {
+      collector!.gather();
+      write();
+    };
+    publisher = clock.setInterval(publish, PUBLISH_EVERY_MS);
+    send({ type: "started", addresses: listeners.addresses() });
   } else if (message.type === "connections") {
-    const connections = connectionsView(collector!.table, message.limit, runtime.clock.now());
+    const connections = tableJson(sessions!.list(), collector!.recent.list(), message.limit, runtime.clock.now());
     send({ type: "connections", id: message.id, connections });
   } else if (message.type === "shutdown") {
-    const result = supervisor ? await supervisor.shutdown(message.drainTimeoutMs) : { drained: 0, aborted: 0 };
+    const result = listeners ? await listeners.shutdown(message.drainTimeoutMs) : { drained: 0, aborted: 0 };
     runtime.clock.clearInterval(publisher);
     publish?.();
     send({ type: "stopped", ...result });

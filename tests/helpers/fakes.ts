@@ -1,6 +1,14 @@
 /** In-memory fakes for core tests: seeded randomness, balancer members, a manual clock, a fake network and logger. */
 import type { Member } from "../../src/balance/types.ts";
-import type { Clock, ConnectTcpOptions, Relay, RelayResult, RelayTally, Runtime, TcpConnection } from "../../src/runtime/types.ts";
+import type {
+  Clock,
+  ConnectTcpOptions,
+  NetPort,
+  Relay,
+  RelayResult,
+  RelayTally,
+  TcpConnection,
+} from "../../src/runtime/types.ts";
 import { ConnectError, type ConnectFailure } from "../../src/runtime/types.ts";
 import { Logger } from "../../src/log.ts";
 
@@ -21,7 +29,13 @@ export type FakeMember = { -readonly [K in keyof Member]: Member[K] };
 
 /** Members named a, b, c... with the given weights, all eligible and idle. */
 export function fakeMembers(...weights: number[]): FakeMember[] {
-  return weights.map((weight, i) => ({ key: String.fromCharCode(97 + i), weight, active: 0, eligible: true }));
+  return weights.map((weight, i) => ({
+    key: String.fromCharCode(97 + i),
+    weight,
+    active: 0,
+    eligible: true,
+    fallback: true,
+  }));
 }
 
 /** Counts picks per member key. */
@@ -89,7 +103,11 @@ export async function settle(): Promise<void> {
 /** A connection that exists only in memory. */
 export class FakeConnection implements TcpConnection {
   aborted = false;
-  constructor(readonly remote = { host: "192.0.2.10", port: 40000 }, readonly local = { host: "127.0.0.1", port: 8080 }) {}
+  readonly remote: { host: string; port: number };
+  readonly local = { host: "127.0.0.1", port: 8080 };
+  constructor(remote = { host: "192.0.2.10", port: 40000 }) {
+    this.remote = remote;
+  }
   abort(): void {
     this.aborted = true;
   }
@@ -99,7 +117,13 @@ export class FakeConnection implements TcpConnection {
 export class FakeRelay implements Relay {
   readonly done: Promise<RelayResult>;
   finish!: (result: RelayResult) => void;
-  constructor(readonly client: FakeConnection, readonly upstream: FakeConnection, readonly tally: RelayTally) {
+  readonly client: FakeConnection;
+  readonly upstream: FakeConnection;
+  readonly tally: RelayTally;
+  constructor(client: FakeConnection, upstream: FakeConnection, tally: RelayTally) {
+    this.client = client;
+    this.upstream = upstream;
+    this.tally = tally;
     this.done = new Promise((resolve) => (this.finish = resolve));
   }
   abort(): void {
@@ -113,16 +137,29 @@ export class FakeRelay implements Relay {
  * `failures` fail with that reason; others succeed. Accepted connections are
  * injected with `accept()`.
  */
-export function fakeNetwork(clock: ManualClock) {
+export function fakeNetwork() {
   const failures = new Map<number, ConnectFailure>();
   const dials: ConnectTcpOptions[] = [];
   const relays: FakeRelay[] = [];
-  let onConnection: ((conn: TcpConnection) => void) | undefined;
-  const runtime: Pick<Runtime, "listenTcp" | "connectTcp" | "relayTcp" | "clock"> = {
-    clock,
+  /** Ports that refuse to bind, as an address in use would. */
+  const busy = new Set<number>();
+  let onConnection: ((conn: FakeConnection) => void) | undefined;
+  const handlers = new Map<number, (conn: FakeConnection) => void>();
+  let nextPort = 18080;
+  const net: NetPort<FakeConnection> = {
+    supportsReusePort: false,
     listenTcp(options, handler) {
+      if (busy.has(options.port)) return Promise.reject(new Error(`Cannot listen on ${options.host}:${options.port}: address in use`));
       onConnection = handler;
-      return Promise.resolve({ address: { host: options.host, port: options.port || 18080 }, close: () => Promise.resolve() });
+      const port = options.port || nextPort++;
+      handlers.set(port, handler);
+      return Promise.resolve({
+        address: { host: options.host, port },
+        close: () => {
+          handlers.delete(port);
+          return Promise.resolve();
+        },
+      });
     },
     connectTcp(options) {
       dials.push(options);
@@ -130,22 +167,27 @@ export function fakeNetwork(clock: ManualClock) {
       return reason ? Promise.reject(new ConnectError(reason, `Cannot connect to port ${options.port}: ${reason}`)) : Promise.resolve(new FakeConnection({ host: options.host, port: options.port }));
     },
     relayTcp(client, upstream, tally) {
-      const relay = new FakeRelay(client as FakeConnection, upstream as FakeConnection, tally);
+      const relay = new FakeRelay(client, upstream, tally);
       relays.push(relay);
       return relay;
     },
   };
   return {
-    runtime,
+    net,
     failures,
     dials,
     relays,
-    /** Hands the listener a new client connection. */
-    accept(remote?: { host: string; port: number }): FakeConnection {
+    busy,
+    /** Hands the last listener (or the one bound to `port`) a new client connection. */
+    accept(remote?: { host: string; port: number }, port?: number): FakeConnection {
       const conn = new FakeConnection(remote);
-      onConnection!(conn);
+      const handler = port === undefined ? onConnection : handlers.get(port);
+      if (!handler) throw new Error(`nothing listens on fake port ${port}`);
+      handler(conn);
       return conn;
     },
+    /** Ports listened on now. */
+    listening: () => [...handlers.keys()],
   };
 }
 

@@ -1,47 +1,67 @@
 /**
  * Composition root: a validated {@linkcode Config} and a runtime in, a running
- * Sluice out (listeners, collector, admin server). Used by the CLI and by tests.
+ * Sluice out (listeners on this thread or on worker threads, collector,
+ * backend states, admin server). Used by the CLI and by tests.
  *
  * @module
  */
 import { createAdminApp } from "./admin/app.ts";
-import type { ConnectionsJson } from "./admin/views.ts";
 import type { Config } from "./config/schema.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { formatAddress, type SocketAddress } from "./net/address.ts";
-import { Supervisor } from "./proxy/supervisor.ts";
+import { type BoundListener, Listeners } from "./proxy/listeners.ts";
+import { Sessions } from "./proxy/sessions.ts";
 import type { HttpServer, Runtime } from "./runtime/types.ts";
 import { Collector } from "./stats/collector.ts";
+import { type TableJson, tableJson } from "./stats/table-view.ts";
+import { StateBook } from "./upstream/state.ts";
 import { VERSION } from "./version.ts";
 import { startWorkerGroup } from "./workers/group.ts";
 
 /** The listening side, whether it runs on this thread or on worker threads. */
-interface Listeners {
-  addresses(): { name: string; address: SocketAddress }[];
-  /** Set when connections live on other threads. */
-  connections?(limit: number): Promise<ConnectionsJson>;
+interface Serving {
+  addresses(): BoundListener[];
+  connections(limit: number): Promise<TableJson>;
   shutdown(drainTimeoutMs: number): Promise<{ drained: number; aborted: number }>;
 }
 
 /** Starts listeners here, or on `config.workers` threads where the runtime can share a port. */
-async function startListeners(runtime: Runtime, config: Config, collector: Collector, log: Logger): Promise<Listeners> {
+async function startServing(
+  runtime: Runtime,
+  config: Config,
+  collector: Collector,
+  states: StateBook,
+  log: Logger,
+): Promise<Serving> {
   if (config.workers > 1) {
-    if (runtime.supportsReusePort) return await startWorkerGroup(runtime, config, collector, log);
+    if (runtime.net.supportsReusePort) return await startWorkerGroup(runtime, config, collector, states, log);
     // Node 20 has no SO_REUSEPORT and worker threads cannot share a listening socket.
-    log.warn("workers.unsupported", { workers: config.workers, runtime: runtime.name, reason: "no SO_REUSEPORT here; running one listener thread" });
+    log.warn("workers.unsupported", {
+      workers: config.workers,
+      runtime: runtime.name,
+      reason: "no SO_REUSEPORT here; running one listener thread",
+    });
   }
-  const supervisor = new Supervisor({ runtime, log, collector });
-  await supervisor.start(config);
-  return { addresses: () => supervisor.addresses(), shutdown: (ms) => supervisor.shutdown(ms) };
+  const { clock } = runtime;
+  const sessions = new Sessions(collector.total, collector.recent);
+  collector.addSource(() => sessions.foldAll());
+  const listeners = new Listeners({ net: runtime.net, clock, log, collector, states, sessions });
+  await listeners.start(config);
+  return {
+    addresses: () => listeners.addresses(),
+    connections: (limit) => Promise.resolve(tableJson(sessions.list(), collector.recent.list(), limit, clock.now())),
+    shutdown: (ms) => listeners.shutdown(ms),
+  };
 }
 
 /** A running instance. */
 export interface Sluice {
   readonly config: Config;
   readonly collector: Collector;
+  readonly states: StateBook;
   readonly log: Logger;
-  /** Bound listener addresses by name. */
-  listeners(): { name: string; address: SocketAddress }[];
+  /** Bound listener addresses. */
+  listeners(): BoundListener[];
   /** The admin server's address, when enabled. */
   readonly adminAddress: SocketAddress | undefined;
   /** Drains (up to the configured drain timeout) and stops everything. */
@@ -61,15 +81,17 @@ export interface Sluice {
  */
 export async function startSluice(runtime: Runtime, config: Config, options: { log?: Logger } = {}): Promise<Sluice> {
   const log = options.log ?? createLogger(runtime, config);
-  const collector = new Collector({ version: VERSION, runtime: runtime.name, runtimeVersion: runtime.version }, runtime.clock);
-  const listeners = await startListeners(runtime, config, collector, log);
+  const info = { version: VERSION, runtime: runtime.name, runtimeVersion: runtime.version };
+  const collector = new Collector(info, runtime.clock);
+  const states = new StateBook();
+  const serving = await startServing(runtime, config, collector, states, log);
   let admin: HttpServer | undefined;
   if (config.admin) {
-    const connections = listeners.connections?.bind(listeners);
+    const app = createAdminApp({ collector, states, clock: runtime.clock, connections: serving.connections });
     try {
-      admin = await runtime.serveHttp(config.admin.listen, createAdminApp(collector, runtime.clock, connections).fetch);
+      admin = await runtime.http.serve(config.admin.listen, app.fetch);
     } catch (error) {
-      await listeners.shutdown(0);
+      await serving.shutdown(0);
       throw error;
     }
     log.info("admin.start", { address: formatAddress(admin.address) });
@@ -78,11 +100,12 @@ export async function startSluice(runtime: Runtime, config: Config, options: { l
   return {
     config,
     collector,
+    states,
     log,
-    listeners: () => listeners.addresses(),
+    listeners: () => serving.addresses(),
     adminAddress: admin?.address,
     async shutdown() {
-      const result = await listeners.shutdown(config.drainTimeoutMs);
+      const result = await serving.shutdown(config.drainTimeoutMs);
       await admin?.close();
       collector.stop();
       log.info("shutdown.done", result);

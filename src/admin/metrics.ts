@@ -1,0 +1,136 @@
+/**
+ * Prometheus text exposition of the collector's counters and backend states:
+ * base units, `_total` on counters, no per-client labels. Read-only.
+ *
+ * @module
+ */
+import type { Collector } from "../stats/collector.ts";
+import { CONNECT_FAILURES, REJECT_REASONS } from "../stats/counters.ts";
+import type { StateBook } from "../upstream/state.ts";
+import { shownState } from "./views.ts";
+
+type Labels = Record<string, string>;
+
+/** Accumulates metric families in exposition order. */
+class Exposition {
+  private out: string[] = [];
+
+  family(name: string, type: "counter" | "gauge", help: string, samples: [Labels, number][]): void {
+    this.out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples) this.out.push(`${name}${formatLabels(labels)} ${value}`);
+  }
+
+  text(): string {
+    return this.out.join("\n") + "\n";
+  }
+}
+
+const escape = (value: string) => value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+
+function formatLabels(labels: Labels): string {
+  const keys = Object.keys(labels);
+  if (keys.length === 0) return "";
+  return `{${keys.map((k) => `${k}="${escape(labels[k])}"`).join(",")}}`;
+}
+
+/**
+ * Renders every metric as Prometheus text format 0.0.4; call
+ * `collector.gather()` first.
+ *
+ * @example
+ * ```ts
+ * collector.gather();
+ * const body = renderMetrics(collector, states, clock.now()); // "# HELP sluice_build_info ..."
+ * ```
+ */
+export function renderMetrics(collector: Collector, states: StateBook, now: number): string {
+  const e = new Exposition();
+  const { info } = collector;
+  e.family("sluice_build_info", "gauge", "Version and runtime of the running Sluice.", [
+    [{ version: info.version, runtime: info.runtime, runtime_version: info.runtimeVersion }, 1],
+  ]);
+  e.family("sluice_start_time_seconds", "gauge", "Start time of the process since the Unix epoch.", [
+    [{}, collector.startedWall / 1000],
+  ]);
+
+  const listeners = collector.listeners();
+  const l = (name: string) => ({ listener: name });
+  e.family(
+    "sluice_listener_connections_total",
+    "counter",
+    "Client connections accepted.",
+    listeners.map((s) => [l(s.name), s.connections]),
+  );
+  e.family(
+    "sluice_listener_active_connections",
+    "gauge",
+    "Client connections open now.",
+    listeners.map((s) => [l(s.name), s.active]),
+  );
+  e.family(
+    "sluice_listener_rejected_connections_total",
+    "counter",
+    "Client connections closed before relaying, by reason.",
+    listeners.flatMap((s) => REJECT_REASONS.map((r) => [{ ...l(s.name), reason: r }, s.rejected[r]] as [Labels, number])),
+  );
+  e.family(
+    "sluice_listener_received_bytes_total",
+    "counter",
+    "Bytes received from clients.",
+    listeners.map((s) => [l(s.name), s.toUpstream]),
+  );
+  e.family(
+    "sluice_listener_sent_bytes_total",
+    "counter",
+    "Bytes sent to clients.",
+    listeners.map((s) => [l(s.name), s.toClient]),
+  );
+
+  const backends = collector.backends();
+  const b = (s: { listener: { name: string }; name: string }) => ({ listener: s.listener.name, backend: s.name });
+  e.family(
+    "sluice_upstream_up",
+    "gauge",
+    "1 when the backend takes new connections, 0 when it is out.",
+    backends.map((s) => [b(s), shownState(states, s, now) === "up" ? 1 : 0]),
+  );
+  e.family(
+    "sluice_upstream_connections_total",
+    "counter",
+    "Connections established to the backend.",
+    backends.map((s) => [b(s), s.connections]),
+  );
+  e.family(
+    "sluice_upstream_active_connections",
+    "gauge",
+    "Connections open or being opened to the backend.",
+    backends.map((s) => [b(s), s.active]),
+  );
+  e.family(
+    "sluice_upstream_connect_errors_total",
+    "counter",
+    "Failed connects to the backend, by reason.",
+    backends.flatMap((s) =>
+      CONNECT_FAILURES.map((r) => [{ ...b(s), reason: r }, s.connectErrors[r]] as [Labels, number])
+    ),
+  );
+  e.family(
+    "sluice_upstream_ejections_total",
+    "counter",
+    "Times passive failure detection took the backend out.",
+    backends.map((s) => [b(s), s.ejections]),
+  );
+  e.family(
+    "sluice_upstream_sent_bytes_total",
+    "counter",
+    "Bytes sent to the backend.",
+    backends.map((s) => [b(s), s.toUpstream]),
+  );
+  e.family(
+    "sluice_upstream_received_bytes_total",
+    "counter",
+    "Bytes received from the backend.",
+    backends.map((s) => [b(s), s.toClient]),
+  );
+  return e.text();
+}

@@ -1,0 +1,167 @@
+/**
+ * The listeners of one thread, keyed by protocol and configured address:
+ * built from a configuration, changed in place by a {@linkcode Plan}, swept
+ * for idle sessions, and drained on shutdown.
+ *
+ * @module
+ */
+import type { AdmitRule } from "../admit/admit.ts";
+import type { Router } from "../route/route.ts";
+import type { Plan } from "../config/diff.ts";
+import type { Config, ListenerConfig } from "../config/schema.ts";
+import type { Logger } from "../log.ts";
+import { formatAddress, type SocketAddress } from "../net/address.ts";
+import type { Clock, NetPort } from "../runtime/types.ts";
+import type { Collector } from "../stats/collector.ts";
+import { Pool } from "../upstream/pool.ts";
+import type { StateBook } from "../upstream/state.ts";
+import type { Sessions } from "./sessions.ts";
+import { TcpProxy } from "./tcp.ts";
+
+/** What the listeners need. */
+export interface ListenersDeps {
+  readonly net: Pick<NetPort, "listenTcp" | "connectTcp" | "relayTcp">;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly collector: Collector;
+  readonly states: StateBook;
+  readonly sessions: Sessions;
+  /** Randomness for random strategies; injectable for tests. */
+  readonly random?: () => number;
+  readonly admit?: AdmitRule;
+  /** Builds each listener's routing stage; its own pool when absent. */
+  readonly router?: (pool: Pool) => Router;
+  /** Bind with SO_REUSEPORT (worker threads sharing a port). */
+  readonly reusePort?: boolean;
+}
+
+/** A bound listener, as {@linkcode Listeners.addresses} reports it. */
+export interface BoundListener {
+  readonly key: string;
+  readonly name: string;
+  readonly address: SocketAddress;
+}
+
+/** The running listeners of one thread. */
+export class Listeners {
+  private readonly deps: ListenersDeps;
+  private readonly proxies = new Map<string, TcpProxy>();
+  private sweepTimer: unknown;
+
+  constructor(deps: ListenersDeps) {
+    this.deps = deps;
+  }
+
+  /** Binds every listener of `config`; if one cannot bind, the others are closed again and the error is thrown. */
+  async start(config: Config): Promise<void> {
+    await this.bind(config.listeners);
+    this.schedule();
+  }
+
+  /**
+   * Applies a reload's plan: new listeners bind first, and only when all of
+   * them bound are removals and updates applied, so a failed bind changes
+   * nothing. Removed listeners stop accepting; their sessions drain.
+   */
+  async apply(plan: Plan): Promise<void> {
+    await this.bind(plan.add);
+    for (const key of plan.remove) {
+      const proxy = this.proxies.get(key)!;
+      this.proxies.delete(key);
+      await proxy.stopAccepting();
+      this.deps.collector.retire(proxy.counters);
+      this.deps.log.info("listener.stop", { listener: proxy.config.name });
+    }
+    for (const change of plan.update) {
+      const proxy = this.proxies.get(change.key)!;
+      const { removed } = proxy.update(change.config);
+      for (const backend of removed) this.deps.collector.retire(backend.counters);
+    }
+    this.schedule();
+  }
+
+  /** Bound addresses (the real port when 0 was configured). */
+  addresses(): BoundListener[] {
+    return [...this.proxies.values()].flatMap((p) =>
+      p.address ? [{ key: p.config.key, name: p.config.name, address: p.address }] : []
+    );
+  }
+
+  /** The pool of the listener with `key`. */
+  pool(key: string): Pool | undefined {
+    return this.proxies.get(key)?.pool;
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, let live sessions finish for up to
+   * `drainTimeoutMs`, then abort what is left. Resolves when none is live.
+   */
+  async shutdown(drainTimeoutMs: number): Promise<{ drained: number; aborted: number }> {
+    const { sessions, log, clock } = this.deps;
+    await this.stopAccepting();
+    const live = sessions.size;
+    if (live > 0) log.info("shutdown.drain", { connections: live, timeout_ms: drainTimeoutMs });
+    let timer: unknown;
+    const timedOut = await Promise.race([
+      sessions.whenEmpty().then(() => false),
+      new Promise<boolean>((resolve) => (timer = clock.setTimeout(() => resolve(true), drainTimeoutMs))),
+    ]);
+    clock.clearTimeout(timer);
+    const aborted = timedOut ? sessions.size : 0;
+    if (timedOut) {
+      log.warn("shutdown.abort", { connections: aborted });
+      sessions.abortAll("shutdown");
+      await sessions.whenEmpty();
+    }
+    if (this.sweepTimer !== undefined) clock.clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    return { drained: live - aborted, aborted };
+  }
+
+  /** Stops listening without touching live sessions. */
+  async stopAccepting(): Promise<void> {
+    await Promise.all([...this.proxies.values()].map((p) => p.stopAccepting()));
+  }
+
+  private async bind(configs: readonly ListenerConfig[]): Promise<void> {
+    const started: TcpProxy[] = [];
+    try {
+      for (const config of configs) {
+        const proxy = this.build(config);
+        const address = await proxy.start({ reusePort: this.deps.reusePort });
+        started.push(proxy);
+        this.deps.log.info("listener.start", {
+          listener: config.name,
+          address: formatAddress(address),
+          balance: config.balance,
+          backends: config.backends.length,
+        });
+      }
+    } catch (error) {
+      await Promise.all(started.map((p) => p.stopAccepting()));
+      throw error;
+    }
+    for (const proxy of started) this.proxies.set(proxy.config.key, proxy);
+  }
+
+  private build(config: ListenerConfig): TcpProxy {
+    const { collector, states, net, clock, log, sessions, admit, router } = this.deps;
+    const counters = collector.listener(config.key, config.name);
+    const pool = new Pool(config, {
+      states,
+      countersFor: (key, name) => collector.backend(counters, key, name),
+      balancer: { random: this.deps.random ?? Math.random },
+    });
+    const route = router?.(pool);
+    return new TcpProxy(config, counters, pool, { net, clock, log, sessions, total: collector.total, admit, route });
+  }
+
+  /** Sweeps often enough that an idle timeout fires within a quarter of itself. */
+  private schedule(): void {
+    const { clock, sessions } = this.deps;
+    const idle = [...this.proxies.values()].map((p) => p.config.idleTimeoutMs).filter((ms) => ms > 0);
+    const every = Math.min(1000, Math.max(25, Math.floor(Math.min(...idle, 4000) / 4)));
+    if (this.sweepTimer !== undefined) clock.clearInterval(this.sweepTimer);
+    this.sweepTimer = clock.setInterval(() => sessions.sweepIdle(clock.now()), every);
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * One session's context: a TCP connection from accept to close, passed from
+ * stage to stage (admit, route, pick, dial, relay, account). The relay adds
+ * bytes to it directly; stats read it as a {@linkcode SessionRecord}.
+ *
+ * @module
+ */
+import type { SocketAddress } from "../net/address.ts";
+import type { Relay, RelayTally } from "../runtime/types.ts";
+import type { ListenerCounters } from "../stats/counters.ts";
+import type { CloseReason, SessionPhase, SessionRecord } from "../stats/recent.ts";
+import type { Backend } from "../upstream/backend.ts";
+
+export type { CloseReason };
+
+/** A live or recently closed session. */
+export class Session implements RelayTally, SessionRecord {
+  readonly id: number;
+  readonly protocol = "tcp" as const;
+  readonly listener: ListenerCounters;
+  readonly client: SocketAddress;
+  readonly idleTimeoutMs: number;
+  readonly startedAt: number;
+  readonly startedWall: number;
+  /** The client's hash key, for balancers that need one; 0 otherwise. */
+  key = 0;
+  backend: Backend | undefined;
+  relay: Relay | undefined;
+  toUpstream = 0;
+  toClient = 0;
+  /** Bytes already added to listener/backend totals. */
+  foldedToUpstream = 0;
+  foldedToClient = 0;
+  /** Set when we decide to end the session (idle, shutdown) before or during the relay. */
+  abortReason: CloseReason | undefined;
+  closeReason: CloseReason | undefined;
+  error: string | undefined;
+  endedAt = 0;
+  /** For the idle sweep: bytes seen at the last sweep, and since when they have not changed. */
+  activitySeen = 0;
+  idleSince: number;
+
+  constructor(
+    id: number,
+    listener: ListenerCounters,
+    client: SocketAddress,
+    idleTimeoutMs: number,
+    startedAt: number,
+    startedWall: number,
+  ) {
+    this.id = id;
+    this.listener = listener;
+    this.client = client;
+    this.idleTimeoutMs = idleTimeoutMs;
+    this.startedAt = startedAt;
+    this.startedWall = startedWall;
+    this.idleSince = startedAt;
+  }
+
+  get backendName(): string | undefined {
+    return this.backend?.name;
+  }
+
+  get phase(): SessionPhase {
+    return this.closeReason ? "closed" : this.relay ? "relaying" : "connecting";
+  }
+}

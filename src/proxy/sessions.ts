@@ -1,0 +1,161 @@
+/**
+ * The owner of live sessions: it opens and closes them, keeps the active
+ * counts, folds their bytes into counters, ends idle ones and aborts on
+ * shutdown. Stats observe it (through `Collector.addSource`) and get each
+ * closed session for their recent ring.
+ *
+ * @module
+ */
+import type { SocketAddress } from "../net/address.ts";
+import type { ListenerCounters, TotalCounters } from "../stats/counters.ts";
+import type { RecentSessions } from "../stats/recent.ts";
+import type { Backend } from "../upstream/backend.ts";
+import { type CloseReason, Session } from "./session.ts";
+
+/** Spreads session ids over worker threads: worker i of n numbers its sessions i+1, i+1+n, ... */
+export interface IdSpace {
+  readonly worker: number;
+  readonly workers: number;
+}
+
+/** Live sessions of one thread. */
+export class Sessions {
+  private readonly live = new Set<Session>();
+  private readonly total: TotalCounters;
+  private readonly recent: RecentSessions;
+  private nextId: number;
+  private readonly idStep: number;
+  private emptyWaiters: (() => void)[] = [];
+
+  constructor(total: TotalCounters, recent: RecentSessions, ids: IdSpace = { worker: 0, workers: 1 }) {
+    this.total = total;
+    this.recent = recent;
+    this.nextId = ids.worker + 1;
+    this.idStep = ids.workers;
+  }
+
+  /** Number of live sessions. */
+  get size(): number {
+    return this.live.size;
+  }
+
+  /** Registers an admitted client and counts it accepted. */
+  open(listener: ListenerCounters, client: SocketAddress, idleTimeoutMs: number, now: number, wallNow: number): Session {
+    const session = new Session(this.nextId, listener, client, idleTimeoutMs, now, wallNow);
+    this.nextId += this.idStep;
+    this.live.add(session);
+    listener.connections++;
+    listener.active++;
+    this.total.connections++;
+    this.total.active++;
+    return session;
+  }
+
+  /** Points the session at a backend it is dialling; counts it active there at once (least-conn sees it). */
+  attach(session: Session, backend: Backend): void {
+    this.detach(session);
+    session.backend = backend;
+    backend.counters.active++;
+  }
+
+  /** Undoes {@linkcode attach} after a failed connect. */
+  detach(session: Session): void {
+    if (session.backend) session.backend.counters.active--;
+    session.backend = undefined;
+  }
+
+  /** Adds bytes relayed since the last fold to the listener, backend and totals. */
+  fold(session: Session): void {
+    session.relay?.readTally?.();
+    const toUpstream = session.toUpstream - session.foldedToUpstream;
+    const toClient = session.toClient - session.foldedToClient;
+    if (toUpstream === 0 && toClient === 0) return;
+    session.foldedToUpstream = session.toUpstream;
+    session.foldedToClient = session.toClient;
+    session.listener.toUpstream += toUpstream;
+    session.listener.toClient += toClient;
+    this.total.toUpstream += toUpstream;
+    this.total.toClient += toClient;
+    const backend = session.backend?.counters;
+    if (backend) {
+      backend.toUpstream += toUpstream;
+      backend.toClient += toClient;
+    }
+  }
+
+  /** Folds every live session; a source of the collector. */
+  foldAll(): void {
+    for (const session of this.live) this.fold(session);
+  }
+
+  /** Moves a finished session from the live set to the recent ring. */
+  close(session: Session, reason: CloseReason, error: string | undefined, now: number): void {
+    if (!this.live.delete(session)) return;
+    this.fold(session);
+    session.closeReason = reason;
+    session.error = error;
+    session.endedAt = now;
+    session.relay = undefined;
+    session.listener.active--;
+    this.total.active--;
+    if (session.backend) session.backend.counters.active--;
+    this.recent.push(session);
+    if (this.live.size === 0) this.notifyEmpty();
+  }
+
+  /** Ends a session for `reason`: now if it is relaying, right after its dial otherwise. */
+  abort(session: Session, reason: CloseReason): void {
+    session.abortReason ??= reason;
+    session.relay?.abort();
+  }
+
+  /** Aborts every live session, optionally only one listener's (by key). */
+  abortAll(reason: CloseReason, listener?: string): void {
+    for (const session of [...this.live]) {
+      if (listener === undefined || session.listener.key === listener) this.abort(session, reason);
+    }
+  }
+
+  /**
+   * Aborts relaying sessions that moved no bytes for their idle timeout.
+   * Compares byte counts between sweeps, so the relay never reads a clock.
+   */
+  sweepIdle(now: number): void {
+    for (const session of this.live) {
+      if (session.idleTimeoutMs === 0 || session.relay === undefined) continue;
+      session.relay.readTally?.();
+      const seen = session.toUpstream + session.toClient;
+      if (seen !== session.activitySeen) {
+        session.activitySeen = seen;
+        session.idleSince = now;
+      } else if (now - session.idleSince >= session.idleTimeoutMs) {
+        this.abort(session, "idle_timeout");
+      }
+    }
+  }
+
+  /** Live sessions, oldest first, with current byte counts. */
+  list(): Session[] {
+    for (const session of this.live) session.relay?.readTally?.();
+    return [...this.live];
+  }
+
+  /** Live sessions of one listener (by key). */
+  countOf(listener: string): number {
+    let n = 0;
+    for (const session of this.live) if (session.listener.key === listener) n++;
+    return n;
+  }
+
+  /** Resolves once no session is live. */
+  whenEmpty(): Promise<void> {
+    if (this.live.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.emptyWaiters.push(resolve));
+  }
+
+  private notifyEmpty(): void {
+    const waiters = this.emptyWaiters;
+    this.emptyWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * The Deno {@linkcode HostPort}: `Deno.args`, `Deno.env`, signals and
+ * synchronous writes to the standard streams.
+ *
+ * @module
+ */
+import type { HostPort, SignalName } from "../types.ts";
+
+const encoder = new TextEncoder();
+
+function writeAll(file: { writeSync(p: Uint8Array): number }, text: string): void {
+  const bytes = encoder.encode(text);
+  let written = 0;
+  while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
+}
+
+/** The process as Deno shows it; call only under Deno. */
+export function createDenoHost(): HostPort {
+  return {
+    args: Deno.args,
+    env: (name) => Deno.env.get(name),
+    readTextFile: (path) => Deno.readTextFile(path),
+    onSignal(signal: SignalName, handler: () => void) {
+      Deno.addSignalListener(signal, handler);
+      return () => Deno.removeSignalListener(signal, handler);
+    },
+    writeOut: (text) => writeAll(Deno.stdout, text),
+    writeErr: (text) => writeAll(Deno.stderr, text),
+    exit: (code) => Deno.exit(code),
+  };
+}

@@ -1,0 +1,22 @@
+/**
+ * The Node {@linkcode HostPort}: `process` and `node:fs`.
+ *
+ * @module
+ */
+import process from "node:process";
+import { readFile } from "node:fs/promises";
+import type { HostPort, SignalName } from "../types.ts";
+
+/** The process as Node shows it. */
+export const nodeHost: HostPort = {
+  args: process.argv.slice(2),
+  env: (name) => process.env[name],
+  readTextFile: (path) => readFile(path, "utf8"),
+  onSignal(signal: SignalName, handler: () => void) {
+    process.on(signal, handler);
+    return () => void process.off(signal, handler);
+  },
+  writeOut: (text) => void process.stdout.write(text),
+  writeErr: (text) => void process.stderr.write(text),
+  exit: (code) => process.exit(code),
+};

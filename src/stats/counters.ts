@@ -1,0 +1,91 @@
+/**
+ * Live counters for a listener, a backend and the whole proxy: plain number
+ * fields the data path adds to, and nothing else. Counters never decide
+ * anything; state lives in `src/upstream/state.ts`.
+ *
+ * @module
+ */
+import { CONNECT_FAILURES, type ConnectFailure } from "../runtime/types.ts";
+
+export { CONNECT_FAILURES, type ConnectFailure };
+
+/** Why a client was turned away before any bytes were relayed. */
+export type RejectReason = "no_backend";
+/** All reject reasons, so counters start at zero and metrics show every label. */
+export const REJECT_REASONS: readonly RejectReason[] = ["no_backend"];
+
+const zeroes = <K extends string>(keys: readonly K[]) =>
+  Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
+
+/** Counters every traffic-carrying entity has. */
+export class TrafficCounters {
+  /** Connections accepted (listener, total) or established (backend), ever. */
+  connections = 0;
+  /** Connections open now (for a backend: also those being dialled). */
+  active = 0;
+  /** Bytes from clients toward backends, ever, as of the last fold. */
+  toUpstream = 0;
+  /** Bytes from backends toward clients, ever, as of the last fold. */
+  toClient = 0;
+  /** Milliseconds spent in successful connects, summed; over `connections` it is the mean connect time. */
+  connectMs = 0;
+  /** Set when the entity left the configuration; the collector forgets it once nothing is active. */
+  retired = false;
+
+  /** Clients refused (listener, total) or failed connects (backend), ever. */
+  get refused(): number {
+    return 0;
+  }
+}
+
+/** A listener's counters. `key` is its identity; `name` only a label that a reload may change. */
+export class ListenerCounters extends TrafficCounters {
+  readonly key: string;
+  name: string;
+  readonly rejected: Record<RejectReason, number> = zeroes(REJECT_REASONS);
+
+  constructor(key: string, name: string) {
+    super();
+    this.key = key;
+    this.name = name;
+  }
+
+  override get refused(): number {
+    let sum = 0;
+    for (const reason of REJECT_REASONS) sum += this.rejected[reason];
+    return sum;
+  }
+}
+
+/** A backend's counters in one listener's pool; `key` is its address. */
+export class BackendCounters extends TrafficCounters {
+  readonly listener: ListenerCounters;
+  readonly key: string;
+  name: string;
+  readonly connectErrors: Record<ConnectFailure, number> = zeroes(CONNECT_FAILURES);
+  /** Times the passive breaker took this backend out. */
+  ejections = 0;
+
+  constructor(listener: ListenerCounters, key: string, name: string) {
+    super();
+    this.listener = listener;
+    this.key = key;
+    this.name = name;
+  }
+
+  override get refused(): number {
+    let sum = 0;
+    for (const reason of CONNECT_FAILURES) sum += this.connectErrors[reason];
+    return sum;
+  }
+}
+
+/** Process-wide totals. */
+export class TotalCounters extends TrafficCounters {
+  /** Clients refused on any listener, ever. */
+  refusedTotal = 0;
+
+  override get refused(): number {
+    return this.refusedTotal;
+  }
+}
