@@ -132,22 +132,36 @@ const runtimes = {
 /** A runtime the harness can run TypeScript on. */
 export type RuntimeName = keyof typeof runtimes;
 
-/** argv that runs Sluice's mod.ts on `runtime` the way the README says to. */
-export function sluiceArgv(runtime: RuntimeName, args: string[]): string[] {
-  return runtimes[runtime](join(ROOT, "mod.ts"), args, NODE_FLAGS);
+/** argv that runs Sluice's mod.ts (of this checkout, or of `root`) on `runtime` the way the README says to. */
+export function sluiceArgv(runtime: RuntimeName, args: string[], root = ROOT): string[] {
+  return runtimes[runtime](join(root, "mod.ts"), args, NODE_FLAGS);
 }
 
-/** Sluice from mod.ts with its normal features on: stats, admin server, info logs (to a file). */
-function sluice(runtime: RuntimeName, workers = 1): Forwarder {
+/**
+ * Sluice from mod.ts with its normal features on: stats, admin server, info
+ * logs (to a file). With `root`, the mod.ts of another checkout (`--baseline`),
+ * so an old and a new version are measured in one run.
+ */
+export function sluice(runtime: RuntimeName, workers = 1, root?: { dir: string; label: string }): Forwarder {
+  const base = root ? `${root.label}-${runtime}` : `sluice-${runtime}`;
   return {
-    name: workers > 1 ? `sluice-${runtime} ×${workers}` : `sluice-${runtime}`,
-    missing: () => (existsSync(runtimes[runtime]("", [])[0]) ? undefined : `${runtime} not installed`),
+    name: workers > 1 ? `${base} ×${workers}` : base,
+    missing: () =>
+      !existsSync(runtimes[runtime]("", [])[0]) ? `${runtime} not installed`
+      : root && !existsSync(join(root.dir, "mod.ts")) ? `no mod.ts in ${root.dir}`
+      : undefined,
     async start(target) {
       const [port, admin] = [await freePort(), await freePort()];
       const args = [`127.0.0.1:${port}`, `127.0.0.1:${target}`, "--admin", `127.0.0.1:${admin}`, "--workers", String(workers)];
-      return launch(sluiceArgv(runtime, args), port);
+      return launch(sluiceArgv(runtime, args, root?.dir), port, { cwd: root?.dir });
     },
   };
+}
+
+/** The Sluice forwarders again, run from another checkout (`--baseline DIR`), named `baseline-*`. */
+export function baselineForwarders(dir: string): Forwarder[] {
+  const root = { dir, label: "baseline" };
+  return [sluice("bun", 1, root), sluice("bun", 2, root), sluice("deno", 1, root), sluice("deno", 2, root), sluice("node", 1, root)];
 }
 
 /** The compiled binary (npm run compile), when built. */

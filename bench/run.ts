@@ -9,11 +9,14 @@
  *   npm run bench -- --only bun        forwarders whose name contains "bun" (and direct); repeatable
  *   npm run bench -- --load stream     loads whose name contains "stream"; repeatable
  *   npm run bench -- --reps 5 --seconds 10
+ *   npm run bench -- --baseline DIR    also run DIR/mod.ts (another checkout, e.g. a git worktree of
+ *                                      the last commit with node_modules linked) as baseline-*,
+ *                                      interleaved with this one: an A/B in one run
  */
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
-import { type Forwarder, FORWARDERS, NODE_FLAGS, ROOT } from "./forwarders.ts";
+import { baselineForwarders, type Forwarder, FORWARDERS, NODE_FLAGS, ROOT } from "./forwarders.ts";
 import { type Load, LOADS, type Measurement, startHttpBackend, startIperfServer } from "./loads.ts";
 import { sampleRss, treeCpuSeconds } from "./procs.ts";
 
@@ -22,6 +25,7 @@ interface Options {
   load: string[];
   reps: number;
   seconds: number;
+  baseline?: string;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -33,6 +37,7 @@ function parseOptions(argv: string[]): Options {
     else if (arg === "--load") options.load.push(argv[++i]);
     else if (arg === "--reps") options.reps = Math.max(1, Number(argv[++i]));
     else if (arg === "--seconds") options.seconds = Math.max(1, Number(argv[++i]));
+    else if (arg === "--baseline") options.baseline = argv[++i];
     else throw new Error(`unknown option ${arg}; see the top of bench/run.ts`);
   }
   return options;
@@ -104,7 +109,8 @@ function table(forwarders: Forwarder[], loads: Load[], samples: Map<string, Samp
 async function main() {
   const options = parseOptions(process.argv.slice(2));
   const notes: string[] = [];
-  const forwarders = FORWARDERS.filter((f) => f.name === "direct" || options.only.length === 0 || options.only.some((o) => f.name.includes(o))).filter((f) => {
+  const all = [...FORWARDERS, ...(options.baseline ? baselineForwarders(options.baseline) : [])];
+  const forwarders = all.filter((f) => f.name === "direct" || options.only.length === 0 || options.only.some((o) => f.name.includes(o))).filter((f) => {
     const missing = f.missing();
     if (missing) notes.push(`skipped ${f.name}: ${missing}`);
     return !missing;
@@ -166,7 +172,7 @@ async function main() {
   mkdirSync(dir, { recursive: true });
   const lastPath = join(dir, "last.json");
   if (existsSync(lastPath)) console.log(compareWithLast(JSON.parse(readFileSync(lastPath, "utf8")), samples));
-  const partial = options.only.length > 0 || options.load.length > 0;
+  const partial = options.only.length > 0 || options.load.length > 0 || options.baseline !== undefined;
   writeFileSync(join(dir, `${when.slice(0, 16).replace(/:/g, "-")}${partial ? "-partial" : ""}.md`), report);
   // A partial run is compared with the last full one but does not replace it.
   if (!partial) writeFileSync(lastPath, JSON.stringify({ when, options, samples: Object.fromEntries(samples) }, null, 1));
