@@ -78,7 +78,11 @@ async function launch(argv: string[], port: number, options: { cwd?: string } = 
   const logDir = mkdtempSync(join(tmpdir(), "sluice-bench-log-"));
   const logFile = join(logDir, "stderr.log");
   const stderrFd = openSync(logFile, "w");
-  const child = spawn(argv[0], argv.slice(1), { cwd: options.cwd ?? ROOT, stdio: ["ignore", "ignore", stderrFd], detached: true });
+  const child = spawn(argv[0], argv.slice(1), {
+    cwd: options.cwd ?? ROOT,
+    stdio: ["ignore", "ignore", stderrFd],
+    detached: true,
+  });
   closeSync(stderrFd);
   const cleanUp = () => rmSync(logDir, { recursive: true, force: true });
   try {
@@ -125,7 +129,11 @@ async function launch(argv: string[], port: number, options: { cwd?: string } = 
 export const NODE_FLAGS = ["--initial-old-space-size=64"];
 
 const runtimes = {
-  node: (file: string, args: string[], flags: string[] = []) => [process.execPath, ...flags, "--import", "tsx", file, ...args],
+  node: (
+    file: string,
+    args: string[],
+    flags: string[] = [],
+  ) => [process.execPath, ...flags, "--import", "tsx", file, ...args],
   deno: (file: string, args: string[]) => [join(BIN, "deno"), "run", "-A", file, ...args],
   bun: (file: string, args: string[]) => [join(BIN, "bun"), file, ...args],
 };
@@ -147,12 +155,21 @@ export function sluice(runtime: RuntimeName, workers = 1, root?: { dir: string; 
   return {
     name: workers > 1 ? `${base} ×${workers}` : base,
     missing: () =>
-      !existsSync(runtimes[runtime]("", [])[0]) ? `${runtime} not installed`
-      : root && !existsSync(join(root.dir, "mod.ts")) ? `no mod.ts in ${root.dir}`
-      : undefined,
+      !existsSync(runtimes[runtime]("", [])[0])
+        ? `${runtime} not installed`
+        : root && !existsSync(join(root.dir, "mod.ts"))
+        ? `no mod.ts in ${root.dir}`
+        : undefined,
     async start(target) {
       const [port, admin] = [await freePort(), await freePort()];
-      const args = [`127.0.0.1:${port}`, `127.0.0.1:${target}`, "--admin", `127.0.0.1:${admin}`, "--workers", String(workers)];
+      const args = [
+        `127.0.0.1:${port}`,
+        `127.0.0.1:${target}`,
+        "--admin",
+        `127.0.0.1:${admin}`,
+        "--workers",
+        String(workers),
+      ];
       return launch(sluiceArgv(runtime, args, root?.dir), port, { cwd: root?.dir });
     },
   };
@@ -161,7 +178,13 @@ export function sluice(runtime: RuntimeName, workers = 1, root?: { dir: string; 
 /** The Sluice forwarders again, run from another checkout (`--baseline DIR`), named `baseline-*`. */
 export function baselineForwarders(dir: string): Forwarder[] {
   const root = { dir, label: "baseline" };
-  return [sluice("bun", 1, root), sluice("bun", 2, root), sluice("deno", 1, root), sluice("deno", 2, root), sluice("node", 1, root)];
+  return [
+    sluice("bun", 1, root),
+    sluice("bun", 2, root),
+    sluice("deno", 1, root),
+    sluice("deno", 2, root),
+    sluice("node", 1, root),
+  ];
 }
 
 /** The compiled binary (npm run compile), when built. */
@@ -183,7 +206,10 @@ function pipe(runtime: RuntimeName): Forwarder {
     missing: () => (existsSync(runtimes[runtime]("", [])[0]) ? undefined : `${runtime} not installed`),
     async start(target) {
       const port = await freePort();
-      return launch(runtimes[runtime](join(ROOT, `bench/pipes/${runtime}-pipe.ts`), [String(port), String(target)]), port);
+      return launch(
+        runtimes[runtime](join(ROOT, `bench/pipes/${runtime}-pipe.ts`), [String(port), String(target)]),
+        port,
+      );
     },
   };
 }
@@ -200,20 +226,23 @@ function haproxy(threads: number): Forwarder {
       const port = await freePort();
       const dir = scratchDir();
       const config = join(dir, "haproxy.cfg");
-      writeFileSync(config, [
-        "global",
-        `  nbthread ${threads}`,
-        "  maxconn 9000", // this machine allows 20,000 descriptors per process; HAProxy needs 2 per connection
-        "defaults",
-        "  mode tcp",
-        "  timeout connect 5s",
-        "  timeout client 1m",
-        "  timeout server 1m",
-        "listen bench",
-        `  bind 127.0.0.1:${port}`,
-        `  server s1 127.0.0.1:${target}`,
-        "",
-      ].join("\n"));
+      writeFileSync(
+        config,
+        [
+          "global",
+          `  nbthread ${threads}`,
+          "  maxconn 9000", // this machine allows 20,000 descriptors per process; HAProxy needs 2 per connection
+          "defaults",
+          "  mode tcp",
+          "  timeout connect 5s",
+          "  timeout client 1m",
+          "  timeout server 1m",
+          "listen bench",
+          `  bind 127.0.0.1:${port}`,
+          `  server s1 127.0.0.1:${target}`,
+          "",
+        ].join("\n"),
+      );
       return launch(["haproxy", "-db", "-f", config], port);
     },
   };
@@ -223,25 +252,30 @@ function nginxStream(workers: number): Forwarder {
   return {
     name: `nginx-stream ×${workers}`,
     missing: () =>
-      !have("nginx") ? "nginx not installed (apt-get install nginx libnginx-mod-stream)"
-      : !existsSync("/usr/lib/nginx/modules/ngx_stream_module.so") ? "libnginx-mod-stream not installed"
-      : undefined,
+      !have("nginx")
+        ? "nginx not installed (apt-get install nginx libnginx-mod-stream)"
+        : !existsSync("/usr/lib/nginx/modules/ngx_stream_module.so")
+        ? "libnginx-mod-stream not installed"
+        : undefined,
     async start(target) {
       const port = await freePort();
       const dir = scratchDir();
-      writeFileSync(join(dir, "nginx.conf"), [
-        "load_module /usr/lib/nginx/modules/ngx_stream_module.so;",
-        `worker_processes ${workers};`,
-        "daemon off;",
-        `pid ${dir}/nginx.pid;`,
-        `error_log ${dir}/error.log;`,
-        "events { worker_connections 65536; }",
-        "stream {",
-        // Without proxy_half_close nginx closes on the first FIN; a fair peer in a half-close world needs it.
-        `  server { listen 127.0.0.1:${port}; proxy_pass 127.0.0.1:${target}; proxy_half_close on; }`,
-        "}",
-        "",
-      ].join("\n"));
+      writeFileSync(
+        join(dir, "nginx.conf"),
+        [
+          "load_module /usr/lib/nginx/modules/ngx_stream_module.so;",
+          `worker_processes ${workers};`,
+          "daemon off;",
+          `pid ${dir}/nginx.pid;`,
+          `error_log ${dir}/error.log;`,
+          "events { worker_connections 65536; }",
+          "stream {",
+          // Without proxy_half_close nginx closes on the first FIN; a fair peer in a half-close world needs it.
+          `  server { listen 127.0.0.1:${port}; proxy_pass 127.0.0.1:${target}; proxy_half_close on; }`,
+          "}",
+          "",
+        ].join("\n"),
+      );
       return launch(["nginx", "-p", dir, "-c", join(dir, "nginx.conf")], port);
     },
   };
@@ -253,7 +287,11 @@ function socat(): Forwarder {
     missing: () => (have("socat") ? undefined : "socat not installed (apt-get install socat)"),
     async start(target) {
       const port = await freePort();
-      return launch(["socat", `TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr,backlog=4096`, `TCP:127.0.0.1:${target},nodelay`], port);
+      return launch([
+        "socat",
+        `TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr,backlog=4096`,
+        `TCP:127.0.0.1:${target},nodelay`,
+      ], port);
     },
   };
 }

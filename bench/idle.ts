@@ -24,19 +24,30 @@ const wanted = Number(option("--connections", "10000"));
 const workers = option("--workers", "1");
 const MiB = 1024 * 1024;
 
-const fdLimit = Number(readFileSync("/proc/self/limits", "utf8").match(/Max open files\s+\d+\s+(\d+)/)?.[1] ?? Infinity);
+const fdLimit = Number(
+  readFileSync("/proc/self/limits", "utf8").match(/Max open files\s+\d+\s+(\d+)/)?.[1] ?? Infinity,
+);
 // Two descriptors per proxied connection, plus listeners, admin, stdio and the runtime's own.
 const fits = Math.floor((fdLimit - 64) / 2);
 const count = Math.min(wanted, fits);
-if (count < wanted) console.log(`note: ${wanted} connections need ${2 * wanted + 64} descriptors in the proxy; this machine allows ${fdLimit} per process (hard limit), so ${count} are opened.`);
+if (count < wanted) {
+  console.log(
+    `note: ${wanted} connections need ${
+      2 * wanted + 64
+    } descriptors in the proxy; this machine allows ${fdLimit} per process (hard limit), so ${count} are opened.`,
+  );
+}
 
 const backendPort = await freePort();
-const backend = spawn(process.execPath, ["-e", `
+const backend = spawn(process.execPath, [
+  "-e",
+  `
   let n = 0;
   require("net").createServer((s) => { n++; s.on("data", (d) => s.write(d)); s.on("error", () => {}); s.on("close", () => n--); })
     .listen({ port: ${backendPort}, host: "127.0.0.1", backlog: 4096 });
   process.stdin.on("data", () => process.stdout.write(n + "\\n"));
-`], { stdio: ["pipe", "pipe", "inherit"] });
+`,
+], { stdio: ["pipe", "pipe", "inherit"] });
 await waitForPort(backendPort);
 const backendCount = () =>
   new Promise<number>((resolve) => {
@@ -46,7 +57,16 @@ const backendCount = () =>
 
 const port = await freePort();
 const admin = await freePort();
-const [command, ...rest] = sluiceArgv(runtime, [`127.0.0.1:${port}`, `127.0.0.1:${backendPort}`, "--admin", `127.0.0.1:${admin}`, "--log-level", "warn", "--workers", workers]);
+const [command, ...rest] = sluiceArgv(runtime, [
+  `127.0.0.1:${port}`,
+  `127.0.0.1:${backendPort}`,
+  "--admin",
+  `127.0.0.1:${admin}`,
+  "--log-level",
+  "warn",
+  "--workers",
+  workers,
+]);
 const proxy = spawn(command, rest, { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
 await waitForPort(port);
 await new Promise((r) => setTimeout(r, 500));
@@ -85,11 +105,20 @@ const echoed = await Promise.all(sample.map((s) =>
       resolve(d.toString() === "ping");
     });
     s.write("ping");
-  })));
+  })
+));
 
-console.log(`| runtime | workers | idle connections | errors | opened in | proxy RSS before | proxy RSS with them | per connection | sample echo |`);
+console.log(
+  `| runtime | workers | idle connections | errors | opened in | proxy RSS before | proxy RSS with them | per connection | sample echo |`,
+);
 console.log(`| --- | --- | --- | --- | --- | --- | --- | --- | --- |`);
-console.log(`| ${runtime} | ${workers} | ${connected} | ${errors} | ${openSeconds.toFixed(1)} s | ${(baseline / MiB).toFixed(0)} MiB | ${(rss / MiB).toFixed(0)} MiB | ${((rss - baseline) / connected / 1024).toFixed(1)} KiB | ${echoed.filter(Boolean).length}/${sample.length} |`);
+console.log(
+  `| ${runtime} | ${workers} | ${connected} | ${errors} | ${openSeconds.toFixed(1)} s | ${
+    (baseline / MiB).toFixed(0)
+  } MiB | ${(rss / MiB).toFixed(0)} MiB | ${((rss - baseline) / connected / 1024).toFixed(1)} KiB | ${
+    echoed.filter(Boolean).length
+  }/${sample.length} |`,
+);
 
 for (const s of sockets) s.destroy();
 proxy.kill("SIGTERM");

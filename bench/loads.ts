@@ -50,9 +50,19 @@ function iperf(streams: number): Load {
     missing: () => (have("iperf3") ? undefined : "iperf3 not installed (apt-get install iperf3)"),
     async run(port, seconds) {
       // iperf3's server takes a moment to finish the previous test; one retry after a pause covers it.
-      for (let attempt = 1; ; attempt++) {
+      for (let attempt = 1;; attempt++) {
         try {
-          const out = await exec("iperf3", ["-c", "127.0.0.1", "-p", String(port), "-t", String(seconds), "-P", String(streams), "-J"], (seconds + 20) * 1000);
+          const out = await exec("iperf3", [
+            "-c",
+            "127.0.0.1",
+            "-p",
+            String(port),
+            "-t",
+            String(seconds),
+            "-P",
+            String(streams),
+            "-J",
+          ], (seconds + 20) * 1000);
           return { value: JSON.parse(out).end.sum_received.bits_per_second / 1e9, errors: 0 };
         } catch (error) {
           if (attempt === 2) throw error;
@@ -111,24 +121,35 @@ export async function startHttpBackend(): Promise<Running & { kind: string }> {
   const port = await freePort();
   if (have("nginx")) {
     const dir = mkdtempSync(join(tmpdir(), "sluice-bench-http-"));
-    writeFileSync(join(dir, "nginx.conf"), [
-      "worker_processes 1;",
-      "daemon off;",
-      `pid ${dir}/nginx.pid;`,
-      `error_log ${dir}/error.log;`,
-      "events { worker_connections 65536; }",
-      "http {",
-      "  access_log off;",
-      "  keepalive_requests 10000000;",
-      `  server { listen 127.0.0.1:${port} backlog=4096; location / { return 200 "hello\\n"; } }`,
-      "}",
-      "",
-    ].join("\n"));
+    writeFileSync(
+      join(dir, "nginx.conf"),
+      [
+        "worker_processes 1;",
+        "daemon off;",
+        `pid ${dir}/nginx.pid;`,
+        `error_log ${dir}/error.log;`,
+        "events { worker_connections 65536; }",
+        "http {",
+        "  access_log off;",
+        "  keepalive_requests 10000000;",
+        `  server { listen 127.0.0.1:${port} backlog=4096; location / { return 200 "hello\\n"; } }`,
+        "}",
+        "",
+      ].join("\n"),
+    );
     const child = spawn("nginx", ["-p", dir, "-c", join(dir, "nginx.conf")], { stdio: "ignore", detached: true });
     await waitForPort(port, 10_000, child);
-    return { kind: "nginx", port, pid: child.pid, stop: () => Promise.resolve(void process.kill(-child.pid!, "SIGKILL")) };
+    return {
+      kind: "nginx",
+      port,
+      pid: child.pid,
+      stop: () => Promise.resolve(void process.kill(-child.pid!, "SIGKILL")),
+    };
   }
-  const child = spawn(process.execPath, ["-e", `require("http").createServer((q, s) => s.end("hello\\n")).listen(${port}, "127.0.0.1")`], { stdio: "ignore" });
+  const child = spawn(process.execPath, [
+    "-e",
+    `require("http").createServer((q, s) => s.end("hello\\n")).listen(${port}, "127.0.0.1")`,
+  ], { stdio: "ignore" });
   await waitForPort(port, 10_000, child);
   return { kind: "node http", port, pid: child.pid, stop: () => Promise.resolve(void child.kill("SIGKILL")) };
 }

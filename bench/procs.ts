@@ -26,7 +26,7 @@ export function processTree(pid: number): number[] {
     }
     for (const task of tasks) {
       const children = read(`/proc/${all[i]}/task/${task}/children`);
-      if (children) for (const child of children.trim().split(/\s+/).filter(Boolean)) all.push(Number(child));
+      if (children) { for (const child of children.trim().split(/\s+/).filter(Boolean)) all.push(Number(child)); }
     }
   }
   return all;

@@ -13,7 +13,7 @@
  *                                      the last commit with node_modules linked) as baseline-*,
  *                                      interleaved with this one: an A/B in one run
  */
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { baselineForwarders, type Forwarder, FORWARDERS, NODE_FLAGS, ROOT } from "./forwarders.ts";
@@ -84,10 +84,16 @@ const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) :
 
 function table(forwarders: Forwarder[], loads: Load[], samples: Map<string, Sample[]>): string {
   const med = (f: string, l: string, pick: (s: Sample) => number | undefined) =>
-    median((samples.get(`${f}|${l}`) ?? []).map(pick).filter((v): v is number => v !== undefined && Number.isFinite(v)));
+    median(
+      (samples.get(`${f}|${l}`) ?? []).map(pick).filter((v): v is number => v !== undefined && Number.isFinite(v)),
+    );
   // Latency, RSS and CPU are read from the keep-alive load, so they are shown only when it ran.
   const withKeepAlive = loads.some((l) => l.name === "keep-alive");
-  const head = ["forwarder", ...loads.map((l) => `${l.name} (${l.unit})`), ...(withKeepAlive ? ["p50 / p99 keep-alive", "peak RSS, 50 conns", "CPU, keep-alive"] : [])];
+  const head = [
+    "forwarder",
+    ...loads.map((l) => `${l.name} (${l.unit})`),
+    ...(withKeepAlive ? ["p50 / p99 keep-alive", "peak RSS, 50 conns", "CPU, keep-alive"] : []),
+  ];
   const rows = forwarders.map((f) => {
     const cells = loads.map((l) => {
       const value = med(f.name, l.name, (s) => s.value);
@@ -99,7 +105,11 @@ function table(forwarders: Forwarder[], loads: Load[], samples: Map<string, Samp
     const p99 = med(f.name, "keep-alive", (s) => s.p99);
     const rss = med(f.name, "keep-alive", (s) => s.peakRss);
     const cpu = med(f.name, "keep-alive", (s) => s.cpuPercent);
-    const extra = [`${fmt(p50)} / ${fmt(p99)} ms`, Number.isFinite(rss) ? `${fmt(rss / MiB, 0)} MiB` : "–", Number.isFinite(cpu) ? `${fmt(cpu, 0)}%` : "–"];
+    const extra = [
+      `${fmt(p50)} / ${fmt(p99)} ms`,
+      Number.isFinite(rss) ? `${fmt(rss / MiB, 0)} MiB` : "–",
+      Number.isFinite(cpu) ? `${fmt(cpu, 0)}%` : "–",
+    ];
     return [f.name, ...cells, ...(withKeepAlive ? extra : [])];
   });
   const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
@@ -110,20 +120,32 @@ async function main() {
   const options = parseOptions(process.argv.slice(2));
   const notes: string[] = [];
   const all = [...FORWARDERS, ...(options.baseline ? baselineForwarders(options.baseline) : [])];
-  const forwarders = all.filter((f) => f.name === "direct" || options.only.length === 0 || options.only.some((o) => f.name.includes(o))).filter((f) => {
+  const forwarders = all.filter((f) =>
+    f.name === "direct" || options.only.length === 0 || options.only.some((o) => f.name.includes(o))
+  ).filter((f) => {
     const missing = f.missing();
     if (missing) notes.push(`skipped ${f.name}: ${missing}`);
     return !missing;
   });
-  const loads = LOADS.filter((l) => options.load.length === 0 || options.load.some((o) => l.name.includes(o))).filter((l) => {
-    const missing = l.missing();
-    if (missing) notes.push(`skipped load "${l.name}": ${missing}`);
-    return !missing;
-  });
+  const loads = LOADS.filter((l) => options.load.length === 0 || options.load.some((o) => l.name.includes(o))).filter(
+    (l) => {
+      const missing = l.missing();
+      if (missing) notes.push(`skipped load "${l.name}": ${missing}`);
+      return !missing;
+    },
+  );
   const iperfServer = loads.some((l) => l.backend === "iperf3") ? await startIperfServer() : undefined;
   const httpBackend = loads.some((l) => l.backend === "http") ? await startHttpBackend() : undefined;
-  if (httpBackend) notes.push(`HTTP backend: ${httpBackend.kind}, 1 worker; wrk -t2 -c50 for ${options.seconds}s; iperf3 for ${options.seconds}s`);
-  notes.push(`Sluice runs from mod.ts with the admin server and per-connection info logs on (written to a file); on Node with ${NODE_FLAGS.join(" ")} as the README says`);
+  if (httpBackend) {
+    notes.push(
+      `HTTP backend: ${httpBackend.kind}, 1 worker; wrk -t2 -c50 for ${options.seconds}s; iperf3 for ${options.seconds}s`,
+    );
+  }
+  notes.push(
+    `Sluice runs from mod.ts with the admin server and per-connection info logs on (written to a file); on Node with ${
+      NODE_FLAGS.join(" ")
+    } as the README says`,
+  );
 
   const samples = new Map<string, Sample[]>();
   const started = Date.now();
@@ -138,12 +160,24 @@ async function main() {
           const key = `${forwarder.name}|${load.name}`;
           try {
             const sample = await measure(forwarder, load, target, options.seconds);
-            if (sample.errors > 0) notes.push(`${forwarder.name}, ${load.name}, run ${rep}: ${sample.errors} errors reported by the load generator`);
+            if (sample.errors > 0) {
+              notes.push(
+                `${forwarder.name}, ${load.name}, run ${rep}: ${sample.errors} errors reported by the load generator`,
+              );
+            }
             samples.set(key, [...(samples.get(key) ?? []), sample]);
-            console.error(`[${rep}/${options.reps}] ${load.name.padEnd(17)} ${forwarder.name.padEnd(16)} ${sample.value.toFixed(load.unit === "req/s" ? 0 : 2)} ${load.unit}`);
+            console.error(
+              `[${rep}/${options.reps}] ${load.name.padEnd(17)} ${forwarder.name.padEnd(16)} ${
+                sample.value.toFixed(load.unit === "req/s" ? 0 : 2)
+              } ${load.unit}`,
+            );
           } catch (error) {
-            notes.push(`${forwarder.name}, ${load.name}, run ${rep} failed: ${(error as Error).message.split("\n")[0]}`);
-            console.error(`[${rep}/${options.reps}] ${load.name} ${forwarder.name} FAILED: ${(error as Error).message}`);
+            notes.push(
+              `${forwarder.name}, ${load.name}, run ${rep} failed: ${(error as Error).message.split("\n")[0]}`,
+            );
+            console.error(
+              `[${rep}/${options.reps}] ${load.name} ${forwarder.name} FAILED: ${(error as Error).message}`,
+            );
           }
           await new Promise((r) => setTimeout(r, 300));
         }
@@ -159,7 +193,9 @@ async function main() {
   const report = [
     `## Sluice forwarding benchmark, ${when}`,
     "",
-    `${cpus} CPUs; medians of ${options.reps} interleaved run(s), the order rotated each time; ratios are to \`direct\` in the same run; RSS and CPU are the forwarder's whole process tree. Took ${((Date.now() - started) / 60000).toFixed(1)} min.`,
+    `${cpus} CPUs; medians of ${options.reps} interleaved run(s), the order rotated each time; ratios are to \`direct\` in the same run; RSS and CPU are the forwarder's whole process tree. Took ${
+      ((Date.now() - started) / 60000).toFixed(1)
+    } min.`,
     "",
     table(forwarders, loads, samples),
     "",
@@ -175,20 +211,33 @@ async function main() {
   const partial = options.only.length > 0 || options.load.length > 0 || options.baseline !== undefined;
   writeFileSync(join(dir, `${when.slice(0, 16).replace(/:/g, "-")}${partial ? "-partial" : ""}.md`), report);
   // A partial run is compared with the last full one but does not replace it.
-  if (!partial) writeFileSync(lastPath, JSON.stringify({ when, options, samples: Object.fromEntries(samples) }, null, 1));
+  if (!partial) {
+    writeFileSync(lastPath, JSON.stringify({ when, options, samples: Object.fromEntries(samples) }, null, 1));
+  }
 }
 
 /** Lists medians that moved by more than 5% since the last recorded run. */
-function compareWithLast(last: { when: string; samples: Record<string, Sample[]> }, samples: Map<string, Sample[]>): string {
+function compareWithLast(
+  last: { when: string; samples: Record<string, Sample[]> },
+  samples: Map<string, Sample[]>,
+): string {
   const lines: string[] = [];
   for (const [key, now] of samples) {
     const before = last.samples[key];
     if (!before?.length) continue;
     const [a, b] = [median(before.map((s) => s.value)), median(now.map((s) => s.value))];
     const change = (b - a) / a;
-    if (Math.abs(change) > 0.05) lines.push(`- ${key.replace("|", ", ")}: ${a.toFixed(2)} -> ${b.toFixed(2)} (${change > 0 ? "+" : ""}${(change * 100).toFixed(0)}%)`);
+    if (Math.abs(change) > 0.05) {
+      lines.push(
+        `- ${key.replace("|", ", ")}: ${a.toFixed(2)} -> ${b.toFixed(2)} (${change > 0 ? "+" : ""}${
+          (change * 100).toFixed(0)
+        }%)`,
+      );
+    }
   }
-  return lines.length ? `\nCompared with the last run (${last.when}), moved more than 5%:\n${lines.join("\n")}\n` : `\nNothing moved more than 5% since the last run (${last.when}).\n`;
+  return lines.length
+    ? `\nCompared with the last run (${last.when}), moved more than 5%:\n${lines.join("\n")}\n`
+    : `\nNothing moved more than 5% since the last run (${last.when}).\n`;
 }
 
 await main();

@@ -51,7 +51,19 @@ Options:
   -h, --help                print this help
 `;
 
-const WITH_VALUE = new Set(["-c", "--config", "-b", "--balance", "--connect-timeout", "--idle-timeout", "--retries", "--admin", "--log-format", "--log-level", "--workers"]);
+const WITH_VALUE = new Set([
+  "-c",
+  "--config",
+  "-b",
+  "--balance",
+  "--connect-timeout",
+  "--idle-timeout",
+  "--retries",
+  "--admin",
+  "--log-format",
+  "--log-level",
+  "--workers",
+]);
 
 /**
  * Parses arguments (without the program name).
@@ -95,18 +107,28 @@ export function parseArgs(args: readonly string[]): Command {
   if (typeof overrides === "string") return usageError(overrides);
   const kind = switches.has("-t") || switches.has("--validate") ? "validate" : "run";
   const file = flags.get("-c") ?? flags.get("--config");
-  const quickFlags = ["-b", "--balance", "--connect-timeout", "--idle-timeout", "--retries"].filter((f) => flags.has(f));
+  const quickFlags = ["-b", "--balance", "--connect-timeout", "--idle-timeout", "--retries"].filter((f) =>
+    flags.has(f)
+  );
 
   if (switches.has("--demo")) {
-    if (file !== undefined || positional.length > 0) return usageError("--demo takes no configuration file or addresses");
+    if (file !== undefined || positional.length > 0) {
+      return usageError("--demo takes no configuration file or addresses");
+    }
     return { kind, source: { type: "demo" }, overrides };
   }
   if (file !== undefined) {
-    if (positional.length > 0) return usageError(`give either -c FILE or LISTEN BACKEND..., not both (got ${positional.join(" ")})`);
-    if (quickFlags.length > 0) return usageError(`${quickFlags[0]} applies to quick mode only; set it in the configuration file`);
+    if (positional.length > 0) {
+      return usageError(`give either -c FILE or LISTEN BACKEND..., not both (got ${positional.join(" ")})`);
+    }
+    if (quickFlags.length > 0) {
+      return usageError(`${quickFlags[0]} applies to quick mode only; set it in the configuration file`);
+    }
     return { kind, source: { type: "file", path: file }, overrides };
   }
-  if (positional.length === 0) return usageError("nothing to do: give LISTEN BACKEND..., -c FILE or --demo (see --help)");
+  if (positional.length === 0) {
+    return usageError("nothing to do: give LISTEN BACKEND..., -c FILE or --demo (see --help)");
+  }
   if (positional.length < 2) return usageError("quick mode needs LISTEN and at least one BACKEND");
   const quick = parseQuick(positional, flags);
   if (typeof quick === "string") return usageError(quick);
@@ -130,17 +152,23 @@ function parseOverrides(flags: Map<string, string>): Overrides | string {
   }
   const level = flags.get("--log-level");
   if (level !== undefined) {
-    if (!(LOG_LEVELS as readonly string[]).includes(level)) return `--log-level: expected one of ${LOG_LEVELS.join(", ")}; got "${level}"`;
+    if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+      return `--log-level: expected one of ${LOG_LEVELS.join(", ")}; got "${level}"`;
+    }
     overrides.logLevel = level as LogLevel;
   }
   const format = flags.get("--log-format");
   if (format !== undefined) {
-    if (!(LOG_FORMATS as readonly string[]).includes(format)) return `--log-format: expected one of ${LOG_FORMATS.join(", ")}; got "${format}"`;
+    if (!(LOG_FORMATS as readonly string[]).includes(format)) {
+      return `--log-format: expected one of ${LOG_FORMATS.join(", ")}; got "${format}"`;
+    }
     overrides.logFormat = format as LogFormat;
   }
   const workers = flags.get("--workers");
   if (workers !== undefined) {
-    if (!/^\d+$/.test(workers) || +workers < 1 || +workers > 256) return `--workers: expected a whole number from 1 to 256; got "${workers}"`;
+    if (!/^\d+$/.test(workers) || +workers < 1 || +workers > 256) {
+      return `--workers: expected a whole number from 1 to 256; got "${workers}"`;
+    }
     overrides.workers = Number(workers);
   }
   return overrides;
@@ -165,7 +193,9 @@ function parseQuick(positional: string[], flags: Map<string, string>): QuickList
   const quick: QuickListener = { listen, backends };
   const balance = flags.get("-b") ?? flags.get("--balance");
   if (balance !== undefined) {
-    if (!(BALANCER_NAMES as readonly string[]).includes(balance)) return `--balance: expected one of ${BALANCER_NAMES.join(", ")}; got "${balance}"`;
+    if (!(BALANCER_NAMES as readonly string[]).includes(balance)) {
+      return `--balance: expected one of ${BALANCER_NAMES.join(", ")}; got "${balance}"`;
+    }
     quick.balance = balance as BalancerName;
   }
   for (const [flag, key] of [["--connect-timeout", "connectTimeout"], ["--idle-timeout", "idleTimeout"]] as const) {
@@ -179,7 +209,9 @@ function parseQuick(positional: string[], flags: Map<string, string>): QuickList
   }
   const retries = flags.get("--retries");
   if (retries !== undefined) {
-    if (!/^\d+$/.test(retries) || +retries > 10) return `--retries: expected a whole number from 0 to 10; got "${retries}"`;
+    if (!/^\d+$/.test(retries) || +retries > 10) {
+      return `--retries: expected a whole number from 0 to 10; got "${retries}"`;
+    }
     quick.retries = Number(retries);
   }
   return quick;

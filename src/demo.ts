@@ -21,8 +21,12 @@ export async function startDemo(runtime: Runtime, count = 3): Promise<Demo> {
   const servers: HttpServer[] = [];
   for (let i = 1; i <= count; i++) {
     const name = `demo-${i}`;
-    servers.push(await runtime.http.serve({ host: "127.0.0.1", port: 0 }, () =>
-      new Response(`hello from ${name}\n`, { headers: { "content-type": "text/plain", "x-backend": name } })));
+    servers.push(
+      await runtime.http.serve(
+        { host: "127.0.0.1", port: 0 },
+        () => new Response(`hello from ${name}\n`, { headers: { "content-type": "text/plain", "x-backend": name } }),
+      ),
+    );
   }
   let timer: unknown;
   return {

@@ -98,12 +98,14 @@ export class Logger {
 
   private emit(level: LogLevel, event: string, fields: LogFields | undefined): void {
     const time = this.timestamp();
-    this.buffered += this.format === "json" ? jsonLine(time, level, event, fields) : textLine(time, level, event, fields);
+    this.buffered += this.format === "json"
+      ? jsonLine(time, level, event, fields)
+      : textLine(time, level, event, fields);
     if (this.buffered.length >= FLUSH_AT_CHARS || level === "error") this.flush();
-    else this.timer ??= this.sink.setTimeout(() => {
-      this.timer = undefined;
-      this.flush();
-    }, FLUSH_AFTER_MS);
+    else {this.timer ??= this.sink.setTimeout(() => {
+        this.timer = undefined;
+        this.flush();
+      }, FLUSH_AFTER_MS);}
   }
 }
 
@@ -137,4 +139,3 @@ export function createLogger(runtime: Runtime, config: { log: { level: LogLevel;
     clearTimeout: (handle) => clock.clearTimeout(handle),
   });
 }
-

@@ -45,7 +45,11 @@ export async function main(runtime: Runtime): Promise<number> {
   if (!loaded.ok) {
     for (const issue of loaded.issues) runtime.host.writeErr(formatIssue(loaded.origin, issue) + "\n");
     const count = loaded.issues.length;
-    runtime.host.writeErr(`sluice: ${loaded.origin}: ${count} error${count === 1 ? "" : "s"}; ${command.kind === "validate" ? "configuration is invalid" : "not started"}\n`);
+    runtime.host.writeErr(
+      `sluice: ${loaded.origin}: ${count} error${count === 1 ? "" : "s"}; ${
+        command.kind === "validate" ? "configuration is invalid" : "not started"
+      }\n`,
+    );
     await demo?.close();
     return EXIT.failed;
   }
@@ -53,7 +57,11 @@ export async function main(runtime: Runtime): Promise<number> {
   if (command.kind === "validate") {
     const { listeners } = loaded.config;
     const backends = listeners.reduce((n, l) => n + l.backends.length, 0);
-    runtime.host.writeOut(`${loaded.origin}: configuration is valid (${listeners.length} listener${listeners.length === 1 ? "" : "s"}, ${backends} backend${backends === 1 ? "" : "s"})\n`);
+    runtime.host.writeOut(
+      `${loaded.origin}: configuration is valid (${listeners.length} listener${
+        listeners.length === 1 ? "" : "s"
+      }, ${backends} backend${backends === 1 ? "" : "s"})\n`,
+    );
     return EXIT.ok;
   }
 
@@ -71,9 +79,15 @@ export async function main(runtime: Runtime): Promise<number> {
     const address = sluice.listeners()[0].address;
     const url = `http://${formatAddress(address)}/`;
     demo.startTraffic(url);
-    runtime.host.writeOut(`\nSluice demo is running.\n  proxy:   ${url}   (try: curl ${url})\n` +
-      (sluice.adminAddress ? `  metrics: http://${formatAddress(sluice.adminAddress)}/metrics\n  API:     http://${formatAddress(sluice.adminAddress)}/api/v1/stats\n` : "") +
-      `  backends: ${demo.backends.join(", ")}\nPress Ctrl-C to stop.\n\n`);
+    runtime.host.writeOut(
+      `\nSluice demo is running.\n  proxy:   ${url}   (try: curl ${url})\n` +
+        (sluice.adminAddress
+          ? `  metrics: http://${formatAddress(sluice.adminAddress)}/metrics\n  API:     http://${
+            formatAddress(sluice.adminAddress)
+          }/api/v1/stats\n`
+          : "") +
+        `  backends: ${demo.backends.join(", ")}\nPress Ctrl-C to stop.\n\n`,
+    );
   }
 
   const signal = await waitForSignal(runtime, () => {

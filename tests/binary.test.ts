@@ -25,30 +25,37 @@ function build(): string {
   return out;
 }
 
-describe("standalone executable", { skip: runtimeName !== "node" ? "built and tested once, in the Node run" : false }, () => {
-  test("the compiled binary starts, forwards bytes with two worker threads, and exits 0 on SIGTERM", async () => {
-    const binary = build();
-    const backend = await startServer(replyAfterRequest("pong"));
-    const child = spawn(binary, ["127.0.0.1:0", `127.0.0.1:${backend.port}`, "--admin", "off", "--workers", "2"], { cwd: tmpdir(), stdio: ["ignore", "pipe", "pipe"] });
-    let stderr = "";
-    child.stderr!.on("data", (d: Buffer) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    try {
-      const deadline = Date.now() + 10_000;
-      while (!/workers\.start workers=2/.test(stderr)) {
-        assert.ok(Date.now() < deadline, `the binary did not start; stderr:\n${stderr}`);
-        await new Promise((r) => setTimeout(r, 20));
+describe(
+  "standalone executable",
+  { skip: runtimeName !== "node" ? "built and tested once, in the Node run" : false },
+  () => {
+    test("the compiled binary starts, forwards bytes with two worker threads, and exits 0 on SIGTERM", async () => {
+      const binary = build();
+      const backend = await startServer(replyAfterRequest("pong"));
+      const child = spawn(binary, ["127.0.0.1:0", `127.0.0.1:${backend.port}`, "--admin", "off", "--workers", "2"], {
+        cwd: tmpdir(),
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stderr = "";
+      child.stderr!.on("data", (d: Buffer) => (stderr += d));
+      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+      try {
+        const deadline = Date.now() + 10_000;
+        while (!/workers\.start workers=2/.test(stderr)) {
+          assert.ok(Date.now() < deadline, `the binary did not start; stderr:\n${stderr}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        const ports = [...stderr.matchAll(LISTENING)].map((m) => Number(m[1]));
+        assert.equal(ports.length, 2, "each worker thread listens");
+        assert.equal(ports[0], ports[1], "on the same port");
+        for (let i = 0; i < 10; i++) assert.equal(await exchange(ports[0], "ping"), "pong");
+        process.kill(child.pid!, "SIGTERM");
+        assert.equal(await exited, 0);
+        assert.match(stderr, /shutdown\.done/);
+      } finally {
+        if (child.exitCode === null) child.kill("SIGKILL");
+        await backend.close();
       }
-      const ports = [...stderr.matchAll(LISTENING)].map((m) => Number(m[1]));
-      assert.equal(ports.length, 2, "each worker thread listens");
-      assert.equal(ports[0], ports[1], "on the same port");
-      for (let i = 0; i < 10; i++) assert.equal(await exchange(ports[0], "ping"), "pong");
-      process.kill(child.pid!, "SIGTERM");
-      assert.equal(await exited, 0);
-      assert.match(stderr, /shutdown\.done/);
-    } finally {
-      if (child.exitCode === null) child.kill("SIGKILL");
-      await backend.close();
-    }
-  });
-});
+    });
+  },
+);

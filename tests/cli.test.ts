@@ -31,14 +31,16 @@ describe(`command line on ${runtimeName}`, () => {
   });
 
   test("bad arguments exit 2 with a reason", async () => {
-    for (const [args, reason] of [
-      [["--bogus"], /unknown option --bogus/],
-      [[":8080"], /at least one BACKEND/],
-      [[":8080", "10.0.0.5"], /BACKEND "10\.0\.0\.5": expected "host:port"/],
-      [[":8080", "10.0.0.5:80@0"], /weight must be a whole number/],
-      [["--balance", "fastest", ":8080", "a:1"], /--balance: expected one of round-robin/],
-      [["-c"], /-c needs a value/],
-    ] as const) {
+    for (
+      const [args, reason] of [
+        [["--bogus"], /unknown option --bogus/],
+        [[":8080"], /at least one BACKEND/],
+        [[":8080", "10.0.0.5"], /BACKEND "10\.0\.0\.5": expected "host:port"/],
+        [[":8080", "10.0.0.5:80@0"], /weight must be a whole number/],
+        [["--balance", "fastest", ":8080", "a:1"], /--balance: expected one of round-robin/],
+        [["-c"], /-c needs a value/],
+      ] as const
+    ) {
       const r = await runSluice(args);
       assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
       assert.match(r.stderr, reason);
@@ -46,7 +48,9 @@ describe(`command line on ${runtimeName}`, () => {
   });
 
   test("--validate accepts a good file, exits 0 and says what it found", async () => {
-    const path = config(`[[listeners]]\nlisten = "127.0.0.1:7000"\nbackends = [{ address = "10.0.0.5:80" }, { address = "10.0.0.6:80", weight = 3 }]\n`);
+    const path = config(
+      `[[listeners]]\nlisten = "127.0.0.1:7000"\nbackends = [{ address = "10.0.0.5:80" }, { address = "10.0.0.6:80", weight = 3 }]\n`,
+    );
     const r = await runSluice(["-c", path, "--validate"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /configuration is valid \(1 listener, 2 backends\)/);
@@ -80,7 +84,10 @@ describe(`command line on ${runtimeName}`, () => {
     ].join("\n"));
     const r = await runSluice(["-c", path, "--validate"]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /listeners\[1\]\.listen: 127\.0\.0\.1:7000 overlaps listeners\[0\]\.listen \(0\.0\.0\.0:7000\)/);
+    assert.match(
+      r.stderr,
+      /listeners\[1\]\.listen: 127\.0\.0\.1:7000 overlaps listeners\[0\]\.listen \(0\.0\.0\.0:7000\)/,
+    );
   });
 
   test("a TOML syntax error names the line and column", async () => {
@@ -148,7 +155,9 @@ describe(`command line on ${runtimeName}`, () => {
 
   test("a connection still open when the drain timeout ends is closed, and the exit is still 0", async () => {
     const backend = await startServer((socket) => socket.on("data", () => {}));
-    const path = config(`drain_timeout = "300ms"\n[admin]\nenabled = false\n[[listeners]]\nlisten = "127.0.0.1:0"\nbackends = [{ address = "127.0.0.1:${backend.port}" }]\n`);
+    const path = config(
+      `drain_timeout = "300ms"\n[admin]\nenabled = false\n[[listeners]]\nlisten = "127.0.0.1:0"\nbackends = [{ address = "127.0.0.1:${backend.port}" }]\n`,
+    );
     const proc = startSluice(["-c", path]);
     try {
       const port = Number((await proc.waitForLog(LISTENING))[1]);
@@ -193,14 +202,20 @@ describe(`command line on ${runtimeName}`, () => {
       }
       const stalled = memoryOf(proc.pid);
       assert.ok(handedOff < 64 << 20, `backend sent ${handedOff >> 20} MiB while the client read nothing`);
-      assert.ok(stalled.rss - baseline < 48 << 20, `proxy RSS grew ${(stalled.rss - baseline) >> 20} MiB while stalled`);
+      assert.ok(
+        stalled.rss - baseline < 48 << 20,
+        `proxy RSS grew ${(stalled.rss - baseline) >> 20} MiB while stalled`,
+      );
       const received = digestUntilEnd(client);
       client.resume();
       const [got, expected] = await Promise.all([received, sent!]);
       assert.equal(got.bytes, size);
       assert.equal(got.sha256, expected);
       const after = memoryOf(proc.pid);
-      assert.ok(after.peak - baseline < 128 << 20, `proxy peak RSS grew ${(after.peak - baseline) >> 20} MiB over 256 MiB`);
+      assert.ok(
+        after.peak - baseline < 128 << 20,
+        `proxy peak RSS grew ${(after.peak - baseline) >> 20} MiB over 256 MiB`,
+      );
     } finally {
       proc.kill("SIGKILL");
       await backend.close();

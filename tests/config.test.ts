@@ -22,9 +22,18 @@ describe("addresses", () => {
     assert.deepEqual(parseAddress("10.0.0.5:80"), { ok: true, value: { host: "10.0.0.5", port: 80 } });
     assert.deepEqual(parseAddress("[::1]:8080"), { ok: true, value: { host: "::1", port: 8080 } });
     assert.deepEqual(parseAddress("db.internal:5432"), { ok: true, value: { host: "db.internal", port: 5432 } });
-    assert.deepEqual(parseAddress(":8080", { defaultHost: "0.0.0.0" }), { ok: true, value: { host: "0.0.0.0", port: 8080 } });
-    assert.deepEqual(parseAddress("8080", { defaultHost: "0.0.0.0" }), { ok: true, value: { host: "0.0.0.0", port: 8080 } });
-    assert.deepEqual(parseAddress("127.0.0.1:0", { allowPortZero: true }), { ok: true, value: { host: "127.0.0.1", port: 0 } });
+    assert.deepEqual(parseAddress(":8080", { defaultHost: "0.0.0.0" }), {
+      ok: true,
+      value: { host: "0.0.0.0", port: 8080 },
+    });
+    assert.deepEqual(parseAddress("8080", { defaultHost: "0.0.0.0" }), {
+      ok: true,
+      value: { host: "0.0.0.0", port: 8080 },
+    });
+    assert.deepEqual(parseAddress("127.0.0.1:0", { allowPortZero: true }), {
+      ok: true,
+      value: { host: "127.0.0.1", port: 0 },
+    });
   });
 
   test("parseAddress() explains what is wrong", () => {
@@ -42,7 +51,9 @@ describe("addresses", () => {
   });
 
   test("isIPv6() accepts compressed and mapped forms, rejects malformed ones", () => {
-    for (const ok of ["::", "::1", "2001:db8::1", "fe80::1:2:3:4", "::ffff:192.0.2.1", "1:2:3:4:5:6:7:8"]) assert.ok(isIPv6(ok), ok);
+    for (const ok of ["::", "::1", "2001:db8::1", "fe80::1:2:3:4", "::ffff:192.0.2.1", "1:2:3:4:5:6:7:8"]) {
+      assert.ok(isIPv6(ok), ok);
+    }
     for (const bad of ["1.2.3.4", "1::2::3", "1:2:3:4:5:6:7:8:9", "12345::", "::1.2.3"]) assert.ok(!isIPv6(bad), bad);
     assert.equal(formatAddress({ host: "::1", port: 80 }), "[::1]:80");
   });
@@ -93,19 +104,34 @@ describe("the configuration file", () => {
   });
 
   test("unknown keys are refused, naming the keys allowed there", () => {
-    assert.deepEqual(errors(minimal.replace(`{ address = "10.0.0.5:80" }`, `{ address = "10.0.0.5:80", wieght = 2 }`)), [
-      "listeners[0].backends[0].wieght: unknown key; expected one of: address, weight, name",
+    assert.deepEqual(
+      errors(minimal.replace(`{ address = "10.0.0.5:80" }`, `{ address = "10.0.0.5:80", wieght = 2 }`)),
+      [
+        "listeners[0].backends[0].wieght: unknown key; expected one of: address, weight, name",
+      ],
+    );
+    assert.deepEqual(errors(`lsiteners = []\n` + minimal), [
+      "lsiteners: unknown key; expected one of: drain_timeout, workers, log, admin, listeners",
     ]);
-    assert.deepEqual(errors(`lsiteners = []\n` + minimal), ["lsiteners: unknown key; expected one of: drain_timeout, workers, log, admin, listeners"]);
   });
 
   test("wrong types name the key, what was expected and what came", () => {
     assert.deepEqual(errors(minimal + `retries = "2"\n`), [`listeners[0].retries: expected a number, got "2"`]);
-    assert.deepEqual(errors(`[log]\nlevel = "loud"\n` + minimal), [`log.level: expected one of "debug", "info", "warn", "error"; got "loud"`]);
-    assert.deepEqual(errors(minimal.replace(`listen = "127.0.0.1:7000"`, `listen = "127.0.0.1:7000"\nretries = 1.5\nconnect_timeout = "soon"`)), [
-      `listeners[0].connect_timeout: expected a duration like "500ms", "5s", "1m30s" or a number of seconds, got "soon"`,
-      `listeners[0].retries: expected a whole number, got 1.5`,
+    assert.deepEqual(errors(`[log]\nlevel = "loud"\n` + minimal), [
+      `log.level: expected one of "debug", "info", "warn", "error"; got "loud"`,
     ]);
+    assert.deepEqual(
+      errors(
+        minimal.replace(
+          `listen = "127.0.0.1:7000"`,
+          `listen = "127.0.0.1:7000"\nretries = 1.5\nconnect_timeout = "soon"`,
+        ),
+      ),
+      [
+        `listeners[0].connect_timeout: expected a duration like "500ms", "5s", "1m30s" or a number of seconds, got "soon"`,
+        `listeners[0].retries: expected a whole number, got 1.5`,
+      ],
+    );
     assert.deepEqual(errors(`admin = 5\n` + minimal), ["admin: expected a table, got 5"]);
   });
 
@@ -118,7 +144,9 @@ describe("the configuration file", () => {
   });
 
   test("an empty pool and an empty listener list are refused", () => {
-    assert.deepEqual(errors(minimal.replace(`backends = [{ address = "10.0.0.5:80" }]`, "backends = []")), ["listeners[0].backends: a listener needs at least one backend"]);
+    assert.deepEqual(errors(minimal.replace(`backends = [{ address = "10.0.0.5:80" }]`, "backends = []")), [
+      "listeners[0].backends: a listener needs at least one backend",
+    ]);
     assert.deepEqual(errors(`listeners = []\n`), ["listeners: at least one listener is needed"]);
   });
 
@@ -152,7 +180,12 @@ describe("the configuration file", () => {
   });
 
   test("round-robin with weights is allowed but warned about", () => {
-    const r = loadToml(minimal.replace(`listen = "127.0.0.1:7000"`, `listen = "127.0.0.1:7000"\nbalance = "round-robin"`).replace(`"10.0.0.5:80" }`, `"10.0.0.5:80", weight = 2 }`));
+    const r = loadToml(
+      minimal.replace(`listen = "127.0.0.1:7000"`, `listen = "127.0.0.1:7000"\nbalance = "round-robin"`).replace(
+        `"10.0.0.5:80" }`,
+        `"10.0.0.5:80", weight = 2 }`,
+      ),
+    );
     assert.ok(r.ok);
     assert.deepEqual(r.warnings.map((w) => w.path), ["listeners[0].balance"]);
   });
@@ -160,16 +193,39 @@ describe("the configuration file", () => {
 
 describe("arguments", () => {
   test("quick mode: LISTEN and BACKEND[@weight], with options in any position", () => {
-    const cmd = parseArgs(["--log-level", "debug", ":8080", "10.0.0.5:80", "[::1]:81@3", "--balance=least-conn", "--admin", "off", "--idle-timeout", "30"]);
+    const cmd = parseArgs([
+      "--log-level",
+      "debug",
+      ":8080",
+      "10.0.0.5:80",
+      "[::1]:81@3",
+      "--balance=least-conn",
+      "--admin",
+      "off",
+      "--idle-timeout",
+      "30",
+    ]);
     assert.deepEqual(cmd, {
       kind: "run",
-      source: { type: "quick", listener: { listen: ":8080", backends: [{ address: "10.0.0.5:80", weight: 1 }, { address: "[::1]:81", weight: 3 }], balance: "least-conn", idleTimeout: 30 } },
+      source: {
+        type: "quick",
+        listener: {
+          listen: ":8080",
+          backends: [{ address: "10.0.0.5:80", weight: 1 }, { address: "[::1]:81", weight: 3 }],
+          balance: "least-conn",
+          idleTimeout: 30,
+        },
+      },
       overrides: { admin: false, logLevel: "debug" },
     });
   });
 
   test("-c FILE, --validate and --workers", () => {
-    assert.deepEqual(parseArgs(["-c", "s.toml", "-t", "--workers", "2"]), { kind: "validate", source: { type: "file", path: "s.toml" }, overrides: { workers: 2 } });
+    assert.deepEqual(parseArgs(["-c", "s.toml", "-t", "--workers", "2"]), {
+      kind: "validate",
+      source: { type: "file", path: "s.toml" },
+      overrides: { workers: 2 },
+    });
   });
 
   test("conflicting or malformed arguments are usage errors with a reason", () => {
@@ -179,7 +235,10 @@ describe("arguments", () => {
     };
     assert.match(message(["-c", "a.toml", ":80", "b:1"]), /either -c FILE or LISTEN BACKEND/);
     assert.match(message(["-c", "a.toml", "--balance", "hash"]), /--balance applies to quick mode only/);
-    assert.match(message(["--log-level", "loud", ":80", "b:1"]), /--log-level: expected one of debug, info, warn, error/);
+    assert.match(
+      message(["--log-level", "loud", ":80", "b:1"]),
+      /--log-level: expected one of debug, info, warn, error/,
+    );
     assert.match(message(["--admin", "nowhere:", ":80", "b:1"]), /--admin: invalid port/);
     assert.match(message(["--workers", "0", ":80", "b:1"]), /--workers: expected a whole number from 1 to 256/);
     assert.match(message(["--retries", "x", ":80", "b:1"]), /--retries/);
@@ -193,7 +252,12 @@ describe("arguments", () => {
 describe("configuration sources", () => {
   test("command-line overrides replace the file's log and admin settings", async () => {
     const text = `[log]\nlevel = "warn"\n[admin]\nlisten = "127.0.0.1:9999"\n` + minimal;
-    const r = await loadSource({ type: "file", path: "x.toml" }, { logLevel: "debug", logFormat: "json", admin: false, workers: 3 }, { readTextFile: () => Promise.resolve(text) });
+    const r = await loadSource({ type: "file", path: "x.toml" }, {
+      logLevel: "debug",
+      logFormat: "json",
+      admin: false,
+      workers: 3,
+    }, { readTextFile: () => Promise.resolve(text) });
     assert.ok(r.ok);
     assert.deepEqual(r.config.log, { level: "debug", format: "json" });
     assert.equal(r.config.admin, null);

@@ -24,7 +24,9 @@ describe("TcpProxy on a fake network", () => {
   });
 
   test("a timed-out connect is counted as timeout, and the next backend gets the client", async () => {
-    const { network, backend } = await fakeSluice(configFor([1, 2], { balance: "round-robin", connect_timeout: "250ms" }));
+    const { network, backend } = await fakeSluice(
+      configFor([1, 2], { balance: "round-robin", connect_timeout: "250ms" }),
+    );
     network.failures.set(1, "timeout");
     network.accept();
     await settle();
@@ -85,11 +87,21 @@ describe("TcpProxy on a fake network", () => {
     s.network.relays[0].finish({ outcome: "client_closed" });
     await settle();
     order.push(`closed ${s.collector.recent.list()[0].closeReason}`);
-    assert.deepEqual(order, ["admit 192.0.2.1", "route", "pick", "dial 1", "relay", "active 1", "closed client_closed"]);
+    assert.deepEqual(order, [
+      "admit 192.0.2.1",
+      "route",
+      "pick",
+      "dial 1",
+      "relay",
+      "active 1",
+      "closed client_closed",
+    ]);
   });
 
   test("a client refused at admission is counted by reason, never accepted, and no backend is dialled", async () => {
-    const s = await fakeSluice(configFor([1]), { admit: (client) => (client.host === "192.0.2.66" ? "no_backend" : undefined) });
+    const s = await fakeSluice(configFor([1]), {
+      admit: (client) => (client.host === "192.0.2.66" ? "no_backend" : undefined),
+    });
     const refused = s.network.accept({ host: "192.0.2.66", port: 1 });
     s.network.accept({ host: "192.0.2.1", port: 2 });
     await settle();
@@ -178,7 +190,10 @@ describe("Logger", () => {
     const { log, writes } = capture("text");
     log.info("conn.close", { client: "192.0.2.1:5", error: "connection reset by peer", skipped: undefined, n: 3 });
     log.flush();
-    assert.equal(writes.join(""), `2026-11-22T03:04:05.006Z info  conn.close client=192.0.2.1:5 error="connection reset by peer" n=3\n`);
+    assert.equal(
+      writes.join(""),
+      `2026-11-22T03:04:05.006Z info  conn.close client=192.0.2.1:5 error="connection reset by peer" n=3\n`,
+    );
   });
 
   test("json lines parse and carry level and event", () => {

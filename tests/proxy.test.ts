@@ -6,11 +6,24 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type * as net from "node:net";
-import { startSluice, type Sluice } from "../src/compose.ts";
+import { type Sluice, startSluice } from "../src/compose.ts";
 import { loadObject } from "../src/config/load.ts";
 import { Logger } from "../src/log.ts";
 import { selectRuntime } from "../src/runtime/select.ts";
-import { closed, connect, delay, digestUntilEnd, ended, exchange, readAll, replyAfterRequest, sendRandom, startServer, type TestServer, waitFor } from "./helpers/net.ts";
+import {
+  closed,
+  connect,
+  delay,
+  digestUntilEnd,
+  ended,
+  exchange,
+  readAll,
+  replyAfterRequest,
+  sendRandom,
+  startServer,
+  type TestServer,
+  waitFor,
+} from "./helpers/net.ts";
 
 const runtime = selectRuntime();
 
@@ -27,11 +40,20 @@ function memoryLog() {
 }
 
 /** Starts Sluice in process with one listener in front of `backends` (ports). */
-async function startProxy(backends: number[], listener: Record<string, unknown> = {}, top: Record<string, unknown> = {}) {
+async function startProxy(
+  backends: number[],
+  listener: Record<string, unknown> = {},
+  top: Record<string, unknown> = {},
+) {
   const loaded = loadObject({
     admin: { listen: "127.0.0.1:0" },
     ...top,
-    listeners: [{ name: "test", listen: "127.0.0.1:0", backends: backends.map((port) => ({ address: `127.0.0.1:${port}` })), ...listener }],
+    listeners: [{
+      name: "test",
+      listen: "127.0.0.1:0",
+      backends: backends.map((port) => ({ address: `127.0.0.1:${port}` })),
+      ...listener,
+    }],
   });
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
   const memory = memoryLog();
@@ -82,7 +104,9 @@ describe(`proxy end to end on ${runtime.name}`, () => {
   test("64 MiB each way arrive intact and the listener counts every byte", async () => {
     const size = 64 << 20;
     let backendResult: Promise<[{ bytes: number; sha256: string }, string]> | undefined;
-    const b = await backend((socket) => (backendResult = Promise.all([digestUntilEnd(socket), sendRandom(socket, size)])));
+    const b = await backend((
+      socket,
+    ) => (backendResult = Promise.all([digestUntilEnd(socket), sendRandom(socket, size)])));
     const { sluice, port } = await proxy([b.port]);
     const client = await connect(port);
     const [sent, received] = await Promise.all([sendRandom(client, size), digestUntilEnd(client)]);
@@ -147,7 +171,13 @@ describe(`proxy end to end on ${runtime.name}`, () => {
     const tags: string[] = [];
     for (let i = 0; i < 30; i++) tags.push(await exchange(even.port));
     assert.deepEqual(tags.slice(0, 6), ["a", "b", "c", "a", "b", "c"]);
-    const loaded = loadObject({ admin: { enabled: false }, listeners: [{ listen: "127.0.0.1:0", backends: [{ address: `127.0.0.1:${a.port}` }, { address: `127.0.0.1:${b.port}`, weight: 3 }] }] });
+    const loaded = loadObject({
+      admin: { enabled: false },
+      listeners: [{
+        listen: "127.0.0.1:0",
+        backends: [{ address: `127.0.0.1:${a.port}` }, { address: `127.0.0.1:${b.port}`, weight: 3 }],
+      }],
+    });
     assert.ok(loaded.ok);
     const weighted = await startSluice(runtime, loaded.config, { log: memoryLog().log });
     sluices.push(weighted);
@@ -291,24 +321,35 @@ describe(`proxy end to end on ${runtime.name}`, () => {
 });
 
 describe(`workers on ${runtime.name}`, () => {
-  test(runtime.net.supportsReusePort ? "workers = 2 runs two threads on one port and adds up their counts" : "workers = 2 warns that this runtime cannot share a port and still serves", async () => {
-    const b = await backend(replyAfterRequest("ok"));
-    const { sluice, port, events } = await proxy([b.port], {}, { workers: 2 });
-    for (let i = 0; i < 40; i++) assert.equal(await exchange(port), "ok");
-    const admin = `http://127.0.0.1:${sluice.adminAddress!.port}`;
-    assert.ok(await waitFor(() => {
-      sluice.collector.gather();
-      return listenerOf(sluice).connections === 40 && sluice.collector.total.active === 0;
-    }));
-    assert.equal(backendOf(sluice, b.port).connections, 40);
-    const { recent } = await (await fetch(`${admin}/api/v1/connections?limit=40`)).json();
-    assert.equal(recent.length, 40);
-    assert.equal(new Set(recent.map((c: { id: number }) => c.id)).size, 40, "connection ids are unique across threads");
-    if (runtime.net.supportsReusePort) {
-      const workersUsed = new Set(recent.map((c: { id: number }) => (c.id - 1) % 2));
-      assert.equal(workersUsed.size, 2, "the kernel spread connections over both threads");
-    } else {
-      assert.equal(events("workers.unsupported").length, 1);
-    }
-  });
+  test(
+    runtime.net.supportsReusePort
+      ? "workers = 2 runs two threads on one port and adds up their counts"
+      : "workers = 2 warns that this runtime cannot share a port and still serves",
+    async () => {
+      const b = await backend(replyAfterRequest("ok"));
+      const { sluice, port, events } = await proxy([b.port], {}, { workers: 2 });
+      for (let i = 0; i < 40; i++) assert.equal(await exchange(port), "ok");
+      const admin = `http://127.0.0.1:${sluice.adminAddress!.port}`;
+      assert.ok(
+        await waitFor(() => {
+          sluice.collector.gather();
+          return listenerOf(sluice).connections === 40 && sluice.collector.total.active === 0;
+        }),
+      );
+      assert.equal(backendOf(sluice, b.port).connections, 40);
+      const { recent } = await (await fetch(`${admin}/api/v1/connections?limit=40`)).json();
+      assert.equal(recent.length, 40);
+      assert.equal(
+        new Set(recent.map((c: { id: number }) => c.id)).size,
+        40,
+        "connection ids are unique across threads",
+      );
+      if (runtime.net.supportsReusePort) {
+        const workersUsed = new Set(recent.map((c: { id: number }) => (c.id - 1) % 2));
+        assert.equal(workersUsed.size, 2, "the kernel spread connections over both threads");
+      } else {
+        assert.equal(events("workers.unsupported").length, 1);
+      }
+    },
+  );
 });

@@ -32,7 +32,11 @@ describe("diff()", () => {
     doc.backends[1] = { address: "127.0.0.1:3", weight: 5 } as { address: string };
     const plan = diff(a, config({ listeners: [doc] }));
     assert.equal(plan.update.length, 1);
-    assert.deepEqual(plan.update[0].pool, { added: ["127.0.0.1:4"], removed: ["127.0.0.1:1"], changed: ["127.0.0.1:3"] });
+    assert.deepEqual(plan.update[0].pool, {
+      added: ["127.0.0.1:4"],
+      removed: ["127.0.0.1:1"],
+      changed: ["127.0.0.1:3"],
+    });
     assert.equal(plan.update[0].settingsChanged, false);
   });
 
@@ -67,7 +71,11 @@ describe("Listeners.apply()", () => {
     for (const relay of s.network.relays) relay.finish({ outcome: "client_closed" });
     await settle();
     s.collector.tick();
-    assert.deepEqual(s.collector.listeners().map((l) => l.key), ["tcp/127.0.0.1:0", "tcp/127.0.0.1:7002"], "the removed listener's counters are forgotten once idle");
+    assert.deepEqual(
+      s.collector.listeners().map((l) => l.key),
+      ["tcp/127.0.0.1:0", "tcp/127.0.0.1:7002"],
+      "the removed listener's counters are forgotten once idle",
+    );
   });
 
   test("a new listener that cannot bind changes nothing", async () => {

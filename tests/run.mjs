@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm test`: type-checks, then runs the one test suite on Node, Deno and Bun
+ * `npm test`: type-checks, lints, checks formatting, then runs the one test suite on Node, Deno and Bun
  * in turn. Test files are named explicitly (Node 20 finds no .ts files
  * otherwise). SLUICE_TEST_RUNTIMES=node,bun limits the runtimes.
  */
@@ -10,30 +10,54 @@ import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const bin = (name) => `${root}node_modules/.bin/${name}`;
-const files = readdirSync(new URL(".", import.meta.url)).filter((f) => f.endsWith(".test.ts")).sort().map((f) => `./tests/${f}`);
+const files = readdirSync(new URL(".", import.meta.url)).filter((f) => f.endsWith(".test.ts")).sort().map((f) =>
+  `./tests/${f}`
+);
 const only = process.env.SLUICE_TEST_RUNTIMES?.split(",").map((s) => s.trim()).filter(Boolean);
 const RUN_LIMIT_MS = 10 * 60_000;
 
 const steps = [
   { name: "typecheck", argv: [bin("deno"), "check", "mod.ts", "src/", "tests/", "bench/"] },
   { name: "lint", argv: [bin("deno"), "lint", "mod.ts", "src/", "tests/", "bench/"] },
-  { name: "node", argv: [process.execPath, "--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=1", "--test-timeout=120000", ...files] },
+  { name: "fmt", argv: [bin("deno"), "fmt", "--check", "mod.ts", "src/", "tests/", "bench/"] },
+  {
+    name: "node",
+    argv: [
+      process.execPath,
+      "--import",
+      "tsx",
+      "--test",
+      "--test-reporter=spec",
+      "--test-concurrency=1",
+      "--test-timeout=120000",
+      ...files,
+    ],
+  },
   { name: "deno", argv: [bin("deno"), "test", "-A", "--no-check", ...files] },
   { name: "bun", argv: [bin("bun"), "test", "--timeout", "120000", ...files] },
-].filter((s) => ["typecheck", "lint"].includes(s.name) || !only || only.includes(s.name));
+].filter((s) => ["typecheck", "lint", "fmt"].includes(s.name) || !only || only.includes(s.name));
 
 function run({ name, argv }) {
   return new Promise((resolve) => {
     const started = Date.now();
     console.log(`\n=== ${name}: ${argv.map((a) => a.replace(root, "")).join(" ")}`);
-    const child = spawn(argv[0], argv.slice(1), { cwd: root, stdio: "inherit", env: { ...process.env, NO_COLOR: "1" } });
+    const child = spawn(argv[0], argv.slice(1), {
+      cwd: root,
+      stdio: "inherit",
+      env: { ...process.env, NO_COLOR: "1" },
+    });
     const timer = setTimeout(() => {
       console.error(`=== ${name}: still running after ${RUN_LIMIT_MS / 60_000} min, killed`);
       child.kill("SIGKILL");
     }, RUN_LIMIT_MS);
     child.on("exit", (code, signal) => {
       clearTimeout(timer);
-      resolve({ name, ok: code === 0, detail: signal ?? `exit ${code}`, seconds: ((Date.now() - started) / 1000).toFixed(1) });
+      resolve({
+        name,
+        ok: code === 0,
+        detail: signal ?? `exit ${code}`,
+        seconds: ((Date.now() - started) / 1000).toFixed(1),
+      });
     });
   });
 }
@@ -41,5 +65,7 @@ function run({ name, argv }) {
 const results = [];
 for (const step of steps) results.push(await run(step));
 console.log("\n=== summary");
-for (const r of results) console.log(`${r.ok ? "ok  " : "FAIL"} ${r.name.padEnd(10)} ${r.detail.padEnd(8)} ${r.seconds}s`);
+for (const r of results) {
+  console.log(`${r.ok ? "ok  " : "FAIL"} ${r.name.padEnd(10)} ${r.detail.padEnd(8)} ${r.seconds}s`);
+}
 process.exit(results.every((r) => r.ok) ? 0 : 1);

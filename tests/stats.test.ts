@@ -31,7 +31,9 @@ describe("history", () => {
     const collector = new Collector(INFO, new ManualClock());
     const listener = collector.listener("tcp/0.0.0.0:80", "web");
     let bytes = 0;
-    for (let i = 0; i < 1000; i++) bytes += collector.historyOf(collector.backend(listener, `10.0.${i >> 8}.${i & 255}:80`, "b"))!.bytes;
+    for (let i = 0; i < 1000; i++) {
+      bytes += collector.historyOf(collector.backend(listener, `10.0.${i >> 8}.${i & 255}:80`, "b"))!.bytes;
+    }
     assert.ok(bytes < 16 * 1024 * 1024, `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
     assert.equal(collector.historyOf(listener)!.series.active.day.capacity, 1440, "listeners keep minute points");
   });
@@ -49,7 +51,11 @@ describe("history", () => {
     l.toClient += 300;
     collector.tick();
     const h = collector.historyOf(l)!.series;
-    assert.deepEqual([h.connections.seconds.last(), h.connectMs.seconds.last(), h.toClient.seconds.last()], [4, 2.5, 300]);
+    assert.deepEqual([h.connections.seconds.last(), h.connectMs.seconds.last(), h.toClient.seconds.last()], [
+      4,
+      2.5,
+      300,
+    ]);
     collector.tick();
     assert.deepEqual([h.connections.seconds.last(), h.connectMs.seconds.last()], [0, 0]);
   });

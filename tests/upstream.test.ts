@@ -139,7 +139,11 @@ describe("Pool", () => {
     assert.equal(pool.backends[0], b, "same object for the same address");
     assert.equal(b.state.admin, "draining", "admin state outlives the update");
     assert.equal(c.state.ejected, true, "passive state outlives the update");
-    assert.equal(pool.pick(0, undefined, 1)?.key, "127.0.0.1:4", "least-conn sees the kept counts: only the new one is usable");
+    assert.equal(
+      pool.pick(0, undefined, 1)?.key,
+      "127.0.0.1:4",
+      "least-conn sees the kept counts: only the new one is usable",
+    );
   });
 
   test("update() rebuilds the balancer only when membership or weights change", () => {
@@ -160,6 +164,9 @@ describe("Pool", () => {
     const after = keys.map((k) => pool.pick(k, undefined, 0)!.key);
     const moved = before.filter((key, i) => key !== after[i]);
     assert.ok(moved.length < keys.length / 3, `${moved.length} of ${keys.length} moved`);
-    assert.ok(after.every((key, i) => key === before[i] || key === "127.0.0.1:5"), "clients move only to the new backend");
+    assert.ok(
+      after.every((key, i) => key === before[i] || key === "127.0.0.1:5"),
+      "clients move only to the new backend",
+    );
   });
 });

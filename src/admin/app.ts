@@ -36,8 +36,11 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: HttpRequestInf
   const { collector, states, clock } = deps;
   const app = new Hono<{ Bindings: HttpRequestInfo }>();
 
-  app.get("/", (c) =>
-    c.text(`Sluice ${collector.info.version}\n\n/api/v1/stats\n/api/v1/connections?limit=N\n/metrics\n/healthz\n`));
+  app.get(
+    "/",
+    (c) =>
+      c.text(`Sluice ${collector.info.version}\n\n/api/v1/stats\n/api/v1/connections?limit=N\n/metrics\n/healthz\n`),
+  );
 
   app.get("/healthz", (c) => c.text("ok\n"));
 

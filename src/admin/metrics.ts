@@ -71,7 +71,9 @@ export function renderMetrics(collector: Collector, states: StateBook, now: numb
     "sluice_listener_rejected_connections_total",
     "counter",
     "Client connections closed before relaying, by reason.",
-    listeners.flatMap((s) => REJECT_REASONS.map((r) => [{ ...l(s.name), reason: r }, s.rejected[r]] as [Labels, number])),
+    listeners.flatMap((s) =>
+      REJECT_REASONS.map((r) => [{ ...l(s.name), reason: r }, s.rejected[r]] as [Labels, number])
+    ),
   );
   e.family(
     "sluice_listener_received_bytes_total",

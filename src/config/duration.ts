@@ -15,7 +15,9 @@ const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/y;
  */
 export function parseDuration(input: string | number): ParseResult<number> {
   if (typeof input === "number") {
-    if (!Number.isFinite(input) || input < 0) return { ok: false, reason: `expected a non-negative number of seconds, got ${input}` };
+    if (!Number.isFinite(input) || input < 0) {
+      return { ok: false, reason: `expected a non-negative number of seconds, got ${input}` };
+    }
     return { ok: true, value: Math.round(input * 1000) };
   }
   const text = input.trim();
@@ -29,7 +31,10 @@ export function parseDuration(input: string | number): ParseResult<number> {
     matched = PART.lastIndex;
   }
   if (text === "" || matched !== text.length) {
-    return { ok: false, reason: `expected a duration like "500ms", "5s", "1m30s" or a number of seconds, got ${JSON.stringify(input)}` };
+    return {
+      ok: false,
+      reason: `expected a duration like "500ms", "5s", "1m30s" or a number of seconds, got ${JSON.stringify(input)}`,
+    };
   }
   return { ok: true, value: Math.round(total) };
 }

@@ -25,13 +25,21 @@ export function formatIssue(source: string, issue: ConfigIssue): string {
 }
 
 /** Parses TOML text into a plain document, or one issue pointing at the line and column. */
-export function parseTomlDocument(text: string): { ok: true; document: Record<string, unknown> } | { ok: false; issues: ConfigIssue[] } {
+export function parseTomlDocument(
+  text: string,
+): { ok: true; document: Record<string, unknown> } | { ok: false; issues: ConfigIssue[] } {
   try {
     return { ok: true, document: parseToml(text) as Record<string, unknown> };
   } catch (error) {
     if (!(error instanceof TomlError)) throw error;
     const reason = error.message.split("\n")[0].replace(/^Invalid TOML document: /, "");
-    return { ok: false, issues: [{ path: "", message: `line ${error.line}, column ${error.column}: invalid TOML: ${reason}\n${error.codeblock}` }] };
+    return {
+      ok: false,
+      issues: [{
+        path: "",
+        message: `line ${error.line}, column ${error.column}: invalid TOML: ${reason}\n${error.codeblock}`,
+      }],
+    };
   }
 }
 
@@ -85,7 +93,9 @@ function describeIssue(issue: Issue, keys: readonly (string | number)[]): string
     case "strict_object":
     case "object":
       // valibot reports an unknown key as a key whose schema is `never`.
-      if (issue.expected === "never") return `unknown key; expected one of: ${allowedKeysAt(keys.slice(0, -1)).join(", ")}`;
+      if (issue.expected === "never") {
+        return `unknown key; expected one of: ${allowedKeysAt(keys.slice(0, -1)).join(", ")}`;
+      }
       return issue.input === undefined ? "is required" : `expected a table, got ${got}`;
     case "picklist":
       return `expected one of ${issue.expected?.replace(/[()]/g, "").split(" | ").join(", ")}; got ${got}`;
@@ -126,22 +136,36 @@ function crossChecks(config: Config): ConfigIssue[] {
   const bound: { address: SocketAddress; path: string }[] = [];
   const clash = (address: SocketAddress, path: string) => {
     if (address.port === 0) return; // the OS picks distinct ports
-    const other = bound.find((b) => b.address.port === address.port &&
-      (b.address.host === address.host || isWildcardHost(b.address.host) || isWildcardHost(address.host)));
-    if (other) issues.push({ path, message: `${formatAddress(address)} overlaps ${other.path} (${formatAddress(other.address)})` });
+    const other = bound.find((b) =>
+      b.address.port === address.port &&
+      (b.address.host === address.host || isWildcardHost(b.address.host) || isWildcardHost(address.host))
+    );
+    if (other) {
+      issues.push({
+        path,
+        message: `${formatAddress(address)} overlaps ${other.path} (${formatAddress(other.address)})`,
+      });
+    }
     bound.push({ address, path });
   };
   config.listeners.forEach((listener, i) => {
     const seen = names.get(listener.name);
-    if (seen !== undefined) issues.push({ path: `listeners[${i}].name`, message: `duplicate name "${listener.name}" (also listeners[${seen}])` });
-    else names.set(listener.name, i);
+    if (seen !== undefined) {
+      issues.push({
+        path: `listeners[${i}].name`,
+        message: `duplicate name "${listener.name}" (also listeners[${seen}])`,
+      });
+    } else names.set(listener.name, i);
     clash(listener.listen, `listeners[${i}].listen`);
     const backends = new Map<string, number>();
     listener.backends.forEach((backend, j) => {
       const key = formatAddress(backend.address);
       const first = backends.get(key);
       if (first !== undefined) {
-        issues.push({ path: `listeners[${i}].backends[${j}].address`, message: `duplicate backend ${key} (also backends[${first}]); raise its weight instead` });
+        issues.push({
+          path: `listeners[${i}].backends[${j}].address`,
+          message: `duplicate backend ${key} (also backends[${first}]); raise its weight instead`,
+        });
       } else backends.set(key, j);
     });
   });

@@ -6,7 +6,13 @@
  * @module
  */
 import * as v from "valibot";
-import { formatAddress, parseAddress, type ParseAddressOptions, type ParseResult, type SocketAddress } from "../net/address.ts";
+import {
+  formatAddress,
+  parseAddress,
+  type ParseAddressOptions,
+  type ParseResult,
+  type SocketAddress,
+} from "../net/address.ts";
 import { parseDuration } from "./duration.ts";
 
 /** Balancing strategies by the name used in config and on the command line (`src/balance/registry.ts` maps each). */
@@ -82,7 +88,7 @@ const address = (options: ParseAddressOptions = {}) =>
 
 const duration = (options: { min?: number } = {}) =>
   v.pipe(
-    v.union([v.number(), v.string()], "expected a duration such as \"5s\" or a number of seconds"),
+    v.union([v.number(), v.string()], 'expected a duration such as "5s" or a number of seconds'),
     fromParse((value: number | string): ParseResult<number> => {
       const parsed = parseDuration(value);
       if (parsed.ok && options.min !== undefined && parsed.value < options.min) {

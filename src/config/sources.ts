@@ -27,7 +27,9 @@ export interface QuickListener {
 }
 
 /** Where the configuration comes from. */
-export type ConfigSource = { type: "file"; path: string } | { type: "quick"; listener: QuickListener } | { type: "demo" };
+export type ConfigSource = { type: "file"; path: string } | { type: "quick"; listener: QuickListener } | {
+  type: "demo";
+};
 
 /** A document as TOML would give it: nested plain objects. */
 type Document = Record<string, unknown>;
@@ -51,7 +53,11 @@ export type SourceResult = LoadResult & { origin: string };
  * if (!r.ok) for (const i of r.issues) console.error(formatIssue(r.origin, i));
  * ```
  */
-export async function loadSource(source: ConfigSource, overrides: Overrides, context: SourceContext): Promise<SourceResult> {
+export async function loadSource(
+  source: ConfigSource,
+  overrides: Overrides,
+  context: SourceContext,
+): Promise<SourceResult> {
   let document: Document;
   let origin: string;
   if (source.type === "file") {
@@ -96,14 +102,20 @@ function demoDocument(backends: readonly string[]): Document {
       listen: "127.0.0.1:8080",
       balance: "weighted",
       idle_timeout: "30s",
-      backends: backends.map((address, i) => ({ address, name: `demo-${i + 1}`, weight: i === backends.length - 1 ? 2 : 1 })),
+      backends: backends.map((address, i) => ({
+        address,
+        name: `demo-${i + 1}`,
+        weight: i === backends.length - 1 ? 2 : 1,
+      })),
     }],
   };
 }
 
 function applyOverrides(document: Document, overrides: Overrides): Document {
   const out: Document = { ...document };
-  const section = (key: string) => ({ ...(typeof out[key] === "object" && out[key] !== null ? out[key] as Document : {}) });
+  const section = (key: string) => ({
+    ...(typeof out[key] === "object" && out[key] !== null ? out[key] as Document : {}),
+  });
   if (overrides.logLevel || overrides.logFormat) {
     const log = section("log");
     if (overrides.logLevel) log.level = overrides.logLevel;

@@ -40,7 +40,13 @@ export class Sessions {
   }
 
   /** Registers an admitted client and counts it accepted. */
-  open(listener: ListenerCounters, client: SocketAddress, idleTimeoutMs: number, now: number, wallNow: number): Session {
+  open(
+    listener: ListenerCounters,
+    client: SocketAddress,
+    idleTimeoutMs: number,
+    now: number,
+    wallNow: number,
+  ): Session {
     const session = new Session(this.nextId, listener, client, idleTimeoutMs, now, wallNow);
     this.nextId += this.idStep;
     this.live.add(session);

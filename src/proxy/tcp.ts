@@ -10,7 +10,7 @@ import { hashKey } from "../balance/hash-key.ts";
 import type { ListenerConfig } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import { formatAddress, type SocketAddress } from "../net/address.ts";
-import { singlePool, type Router } from "../route/route.ts";
+import { type Router, singlePool } from "../route/route.ts";
 import {
   type Clock,
   ConnectError,
@@ -92,7 +92,13 @@ export class TcpProxy {
       const reason = admit(client.remote, this.config.key);
       if (reason !== undefined) return this.refuse(client, reason);
     }
-    const session = sessions.open(this.counters, client.remote, this.config.idleTimeoutMs, clock.now(), clock.wallNow());
+    const session = sessions.open(
+      this.counters,
+      client.remote,
+      this.config.idleTimeoutMs,
+      clock.now(),
+      clock.wallNow(),
+    );
     if (log.enabled("debug")) {
       log.debug("conn.open", { id: session.id, listener: this.config.name, client: formatAddress(client.remote) });
     }

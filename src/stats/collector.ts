@@ -52,7 +52,7 @@ export class Collector {
   listener(key: string, name: string): ListenerCounters {
     let counters = this.listenerCounters.get(key);
     if (!counters) {
-      this.listenerCounters.set(key, (counters = new ListenerCounters(key, name)));
+      this.listenerCounters.set(key, counters = new ListenerCounters(key, name));
       this.history?.set(counters, new TrafficHistory(DAY_FINE));
     }
     counters.name = name;
@@ -65,7 +65,7 @@ export class Collector {
     const id = `${listener.key}\u0000${key}`;
     let counters = this.backendCounters.get(id);
     if (!counters) {
-      this.backendCounters.set(id, (counters = new BackendCounters(listener, key, name)));
+      this.backendCounters.set(id, counters = new BackendCounters(listener, key, name));
       this.history?.set(counters, new TrafficHistory(DAY_COARSE));
     }
     counters.name = name;
@@ -110,7 +110,7 @@ export class Collector {
   /** Gathers, records one second of history, and forgets retired entities that are idle. */
   tick(): void {
     this.gather();
-    if (this.history) for (const [counters, history] of this.history) history.sample(counters);
+    if (this.history) { for (const [counters, history] of this.history) history.sample(counters); }
     this.forgetRetired();
   }
 

@@ -55,11 +55,12 @@ export class Pool {
     return this.members;
   }
 
-
   /** Takes a new member list and settings; see the module comment. */
   update(listener: ListenerConfig): PoolUpdate {
     const old = new Map(this.members.map((b) => [b.key, b]));
-    const next: Backend[] = listener.backends.map((config) => this.member(config, listener, old.get(backendKey(config))));
+    const next: Backend[] = listener.backends.map((config) =>
+      this.member(config, listener, old.get(backendKey(config)))
+    );
     const keep = new Set(next.map((b) => b.key));
     const removed = this.members.filter((b) => !keep.has(b.key));
     for (const backend of removed) this.deps.states.forget(this.listenerKey, backend.key);

@@ -94,7 +94,7 @@ export class StateBook {
   get(listener: string, backend: string, breaker: { maxFails: number; failTimeoutMs: number }): BackendState {
     const id = `${listener}\u0000${backend}`;
     let state = this.states.get(id);
-    if (!state) this.states.set(id, (state = new BackendState(breaker.maxFails, breaker.failTimeoutMs)));
+    if (!state) this.states.set(id, state = new BackendState(breaker.maxFails, breaker.failTimeoutMs));
     state.breaker.maxFails = breaker.maxFails;
     state.breaker.failTimeoutMs = breaker.failTimeoutMs;
     return state;

@@ -38,7 +38,11 @@ class WorkerClient {
     this.index = index;
     handle.onMessage((raw) => {
       const message = raw as FromWorker;
-      const key = message.type === "connections" ? `connections:${message.id}` : message.type === "failed" ? "started" : message.type;
+      const key = message.type === "connections"
+        ? `connections:${message.id}`
+        : message.type === "failed"
+        ? "started"
+        : message.type;
       const resolve = this.waiting.get(key);
       this.waiting.delete(key);
       resolve?.(message);
@@ -108,7 +112,9 @@ export async function startWorkerGroup(
       layout: { version: layout.version, length },
     };
     const reply = await client.request(message, "started");
-    if (reply.type !== "started") throw new Error(reply.type === "failed" ? reply.error : `worker ${index}: unexpected ${reply.type}`);
+    if (reply.type !== "started") {
+      throw new Error(reply.type === "failed" ? reply.error : `worker ${index}: unexpected ${reply.type}`);
+    }
     return reply.addresses;
   };
 
@@ -135,7 +141,13 @@ export async function startWorkerGroup(
       const replies = await Promise.all(clients.map((c) => c.request({ type: "shutdown", drainTimeoutMs }, "stopped")));
       collector.gather();
       for (const client of clients) client.terminate();
-      return replies.reduce((sum, r) => (r.type === "stopped" ? { drained: sum.drained + r.drained, aborted: sum.aborted + r.aborted } : sum), { drained: 0, aborted: 0 });
+      return replies.reduce(
+        (
+          sum,
+          r,
+        ) => (r.type === "stopped" ? { drained: sum.drained + r.drained, aborted: sum.aborted + r.aborted } : sum),
+        { drained: 0, aborted: 0 },
+      );
     },
   };
 }

@@ -135,7 +135,9 @@ function slotsOf(layout: Layout, collector: Collector, states: StateBook): Slot[
       slots.push(...bind(BACKEND_FIELDS, entity));
     }
   }
-  if (slots.length + 1 !== layout.length) throw new Error(`layout ${layout.version}: ${slots.length + 1} slots, expected ${layout.length}`);
+  if (slots.length + 1 !== layout.length) {
+    throw new Error(`layout ${layout.version}: ${slots.length + 1} slots, expected ${layout.length}`);
+  }
   return slots;
 }
 
@@ -143,7 +145,12 @@ function slotsOf(layout: Layout, collector: Collector, states: StateBook): Slot[
  * Worker side: a function that copies the thread's numbers into its region.
  * Call `collector.gather()` first so live bytes are folded in.
  */
-export function regionWriter(layout: Layout, collector: Collector, states: StateBook, region: Float64Array): () => void {
+export function regionWriter(
+  layout: Layout,
+  collector: Collector,
+  states: StateBook,
+  region: Float64Array,
+): () => void {
   const slots = slotsOf(layout, collector, states);
   return () => {
     region[0] = 0;

@@ -32,7 +32,11 @@ export function configFor(ports: number[], listener: Record<string, unknown> = {
 }
 
 /** A pool for `listener` with fresh states and counters. */
-export function poolFor(listener: ListenerConfig, states = new StateBook(), collector = new Collector(INFO, new ManualClock())) {
+export function poolFor(
+  listener: ListenerConfig,
+  states = new StateBook(),
+  collector = new Collector(INFO, new ManualClock()),
+) {
   const counters = collector.listener(listener.key, listener.name);
   const pool = new Pool(listener, {
     states,

@@ -45,7 +45,6 @@ export function tally(keys: string[]): Record<string, number> {
   return counts;
 }
 
-
 /** A clock that only moves when told; timers fire in order during `advance()`. */
 export class ManualClock implements Clock {
   private time = 0;
@@ -149,7 +148,9 @@ export function fakeNetwork() {
   const net: NetPort<FakeConnection> = {
     supportsReusePort: false,
     listenTcp(options, handler) {
-      if (busy.has(options.port)) return Promise.reject(new Error(`Cannot listen on ${options.host}:${options.port}: address in use`));
+      if (busy.has(options.port)) {
+        return Promise.reject(new Error(`Cannot listen on ${options.host}:${options.port}: address in use`));
+      }
       onConnection = handler;
       const port = options.port || nextPort++;
       handlers.set(port, handler);
@@ -164,7 +165,9 @@ export function fakeNetwork() {
     connectTcp(options) {
       dials.push(options);
       const reason = failures.get(options.port);
-      return reason ? Promise.reject(new ConnectError(reason, `Cannot connect to port ${options.port}: ${reason}`)) : Promise.resolve(new FakeConnection({ host: options.host, port: options.port }));
+      return reason
+        ? Promise.reject(new ConnectError(reason, `Cannot connect to port ${options.port}: ${reason}`))
+        : Promise.resolve(new FakeConnection({ host: options.host, port: options.port }));
     },
     relayTcp(client, upstream, tally) {
       const relay = new FakeRelay(client, upstream, tally);

@@ -14,7 +14,10 @@ export interface TestServer {
 }
 
 /** Starts a TCP server on 127.0.0.1:0; `close()` also destroys its open sockets. */
-export async function startServer(onSocket: (socket: net.Socket) => void, options: net.ServerOpts = {}): Promise<TestServer> {
+export async function startServer(
+  onSocket: (socket: net.Socket) => void,
+  options: net.ServerOpts = {},
+): Promise<TestServer> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true, ...options }, (socket) => {
     sockets.add(socket);

@@ -3,7 +3,7 @@
  * tests, so the real entry point (arguments, signals, exit codes) is what is
  * tested.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -50,7 +50,10 @@ export function startSluice(args: readonly string[]): SluiceProcess {
   child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number>((resolve) => {
-    child.on("exit", (code, signal) => resolve(code ?? 128 + (signal === "SIGKILL" ? 9 : signal === "SIGTERM" ? 15 : 2)));
+    child.on(
+      "exit",
+      (code, signal) => resolve(code ?? 128 + (signal === "SIGKILL" ? 9 : signal === "SIGTERM" ? 15 : 2)),
+    );
   });
   let done = false;
   exited.then(() => (done = true));
@@ -83,7 +86,10 @@ export function startSluice(args: readonly string[]): SluiceProcess {
 }
 
 /** Runs mod.ts to completion; resolves with exit code and output. Killed after `timeoutMs`. */
-export async function runSluice(args: readonly string[], timeoutMs = 20_000): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function runSluice(
+  args: readonly string[],
+  timeoutMs = 20_000,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const proc = startSluice(args);
   const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
   const code = await proc.exited;
