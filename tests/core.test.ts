@@ -4,6 +4,7 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { admission } from "../src/admit/admit.ts";
 import { Logger } from "../src/log.ts";
 import { configFor, fakeSluice } from "./helpers/core.ts";
 import { ManualClock, settle } from "./helpers/fakes.ts";
@@ -124,6 +125,20 @@ describe("TcpProxy on a fake network", () => {
   });
 });
 
+describe("admission()", () => {
+  test("no rules is no stage; with rules, the first refusal wins", () => {
+    assert.equal(admission([]), undefined);
+    const seen: string[] = [];
+    const admit = admission([
+      (client) => (seen.push("a"), client.port === 1 ? "no_backend" : undefined),
+      () => (seen.push("b"), undefined),
+    ])!;
+    assert.equal(admit({ host: "192.0.2.1", port: 1 }, "k"), "no_backend");
+    assert.equal(admit({ host: "192.0.2.1", port: 2 }, "k"), undefined);
+    assert.deepEqual(seen, ["a", "a", "b"]);
+  });
+});
+
 describe("Sessions", () => {
   test("the listeners' sweep ends a relaying session after idle_timeout without bytes, within a quarter of it", async () => {
     const { network, clock, collector } = await fakeSluice(configFor([1], { idle_timeout: "1s" }));
@@ -156,6 +171,18 @@ describe("Sessions", () => {
 });
 
 describe("Listeners", () => {
+  test("the sweep ends an ejection whose time is over, with no traffic to trigger a pick", async () => {
+    const s = await fakeSluice(configFor([1, 2], { fail_timeout: "2s" }));
+    s.network.failures.set(1, "refused");
+    s.network.failures.set(2, "refused");
+    s.network.accept();
+    await settle();
+    const state = s.states.find(s.listeners.addresses()[0].key, "127.0.0.1:1")!;
+    assert.equal(state.ejected, true);
+    s.clock.advance(2000);
+    assert.equal(state.ejected, false);
+  });
+
   test("shutdown() aborts what is still live when the drain timeout ends", async () => {
     const { network, listeners, clock, log } = await fakeSluice(configFor([1]));
     network.accept();

@@ -46,12 +46,28 @@ describe("diff()", () => {
     const same = diff(a, a);
     assert.deepEqual([same.add, same.remove, same.update, same.restart], [[], [], [], []]);
     assert.equal(same.unchanged.length, 2);
-    const b = config({ workers: 2, admin: { listen: "127.0.0.1:9999" }, listeners: [listener("127.0.0.1:0", [1])] });
+    const b = config({
+      workers: 2,
+      admin: { listen: "127.0.0.1:9999" },
+      drain_timeout: "1s",
+      log: { level: "debug" },
+      listeners: [listener("127.0.0.1:0", [1])],
+    });
     assert.deepEqual(diff(a, b).restart, ["workers", "admin"]);
+    assert.deepEqual(diff(a, b).settings, ["drain_timeout", "log"]);
   });
 });
 
 describe("Listeners.apply()", () => {
+  test("a plan naming a listener that is not running is refused before anything binds", async () => {
+    const a = config({ listeners: [listener("127.0.0.1:7001", [1])] });
+    const s = await fakeSluice(a);
+    const other = config({ listeners: [listener("127.0.0.1:7009", [1])] });
+    const plan = { ...diff(other, config({ listeners: [listener("127.0.0.1:7002", [1])] })) };
+    await assert.rejects(s.listeners.apply(plan), /no listener tcp\/127.0.0.1:7009/);
+    assert.deepEqual(s.network.listening(), [7001]);
+  });
+
   test("kept listeners keep their socket (and port-0 port) and live sessions; removed ones stop accepting", async () => {
     const a = config({ listeners: [listener("127.0.0.1:0", [1]), listener("127.0.0.1:7001", [1])] });
     const s = await fakeSluice(a);
@@ -86,6 +102,9 @@ describe("Listeners.apply()", () => {
     await assert.rejects(s.listeners.apply(diff(a, b)), /Cannot listen on 127.0.0.1:7003/);
     assert.deepEqual(s.listeners.addresses().map((l) => l.key), ["tcp/127.0.0.1:7001"]);
     assert.deepEqual(s.network.listening(), [7001], "the listener bound before the failure is closed again");
+    s.collector.tick();
+    assert.deepEqual(s.collector.listeners().map((l) => l.key), ["tcp/127.0.0.1:7001"], "no counters left behind");
+    assert.equal(s.states.find("tcp/127.0.0.1:7002", "127.0.0.1:1"), undefined, "no state left behind");
   });
 
   test("a removed backend keeps its live session and its counters until that session ends", async () => {

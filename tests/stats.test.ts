@@ -4,6 +4,7 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { renderMetrics } from "../src/admin/metrics.ts";
 import { Collector } from "../src/stats/collector.ts";
 import { DAY_FINE, Ring, Series } from "../src/stats/history.ts";
 import { StateBook } from "../src/upstream/state.ts";
@@ -43,21 +44,34 @@ describe("history", () => {
     assert.equal(collector.historyOf(collector.listener("k", "n")), undefined);
   });
 
-  test("tick() samples counters into history, and connect time into a mean per new connection", () => {
+  test("tick() samples counters into history, and connect time into a mean per successful connect", () => {
     const collector = new Collector(INFO, new ManualClock());
     const l = collector.listener("k", "n");
-    l.connections += 4;
+    l.connections += 5; // one of them found no backend
+    l.connected += 4;
     l.connectMs += 10;
     l.toClient += 300;
     collector.tick();
     const h = collector.historyOf(l)!.series;
     assert.deepEqual([h.connections.seconds.last(), h.connectMs.seconds.last(), h.toClient.seconds.last()], [
-      4,
+      5,
       2.5,
       300,
     ]);
     collector.tick();
     assert.deepEqual([h.connections.seconds.last(), h.connectMs.seconds.last()], [0, 0]);
+  });
+});
+
+describe("metrics", () => {
+  test("a retired entity that shares its labels with its replacement is not exposed twice", () => {
+    const collector = new Collector(INFO, new ManualClock());
+    const old = collector.listener("tcp/0.0.0.0:80", "web");
+    collector.retire(old);
+    old.active = 1; // still draining
+    collector.listener("tcp/127.0.0.1:80", "web");
+    const text = renderMetrics(collector, new StateBook(), 0);
+    assert.equal(text.match(/^sluice_listener_active_connections\{listener="web"\}/gm)?.length, 1);
   });
 });
 

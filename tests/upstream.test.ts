@@ -146,6 +146,13 @@ describe("Pool", () => {
     );
   });
 
+  test("update() refuses a member list with an address twice", () => {
+    const listener = configFor([1, 2]).listeners[0];
+    const { pool } = poolFor(listener);
+    const twice = { ...listener, backends: [listener.backends[0], listener.backends[0]] };
+    assert.throws(() => pool.update(twice), /listed twice/);
+  });
+
   test("update() rebuilds the balancer only when membership or weights change", () => {
     const listener = configFor([1, 2]).listeners[0];
     const { pool } = poolFor(listener);

@@ -53,7 +53,8 @@ export function renderMetrics(collector: Collector, states: StateBook, now: numb
     [{}, collector.startedWall / 1000],
   ]);
 
-  const listeners = collector.listeners();
+  // A retired entity still draining may share its labels with the one that replaced it; one series per label set.
+  const listeners = collector.listeners().filter((s) => !s.retired);
   const l = (name: string) => ({ listener: name });
   e.family(
     "sluice_listener_connections_total",
@@ -88,7 +89,7 @@ export function renderMetrics(collector: Collector, states: StateBook, now: numb
     listeners.map((s) => [l(s.name), s.toClient]),
   );
 
-  const backends = collector.backends();
+  const backends = collector.backends().filter((s) => !s.retired);
   const b = (s: { listener: { name: string }; name: string }) => ({ listener: s.listener.name, backend: s.name });
   e.family(
     "sluice_upstream_up",

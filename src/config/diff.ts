@@ -9,7 +9,9 @@
  * @module
  */
 import { formatAddress } from "../net/address.ts";
-import type { BackendConfig, Config, ListenerConfig } from "./schema.ts";
+import { backendKey, type Config, type ListenerConfig } from "./schema.ts";
+
+export { backendKey };
 
 /** How one kept listener's pool changes, by backend address. */
 export interface PoolChange {
@@ -40,11 +42,8 @@ export interface Plan {
   readonly unchanged: readonly string[];
   /** Top-level settings that differ and take effect only after a restart (`workers`, `admin`). */
   readonly restart: readonly ("workers" | "admin")[];
-}
-
-/** A backend's identity in a pool. */
-export function backendKey(backend: BackendConfig): string {
-  return formatAddress(backend.address);
+  /** Top-level settings that differ and can change while running (`drain_timeout`, `log`). */
+  readonly settings: readonly ("drain_timeout" | "log")[];
 }
 
 function poolChange(before: ListenerConfig, after: ListenerConfig): PoolChange {
@@ -94,11 +93,15 @@ export function diff(before: Config, after: Config): Plan {
   if (before.workers !== after.workers) restart.push("workers");
   const adminOf = (c: Config) => (c.admin ? formatAddress(c.admin.listen) : "off");
   if (adminOf(before) !== adminOf(after)) restart.push("admin");
+  const settings: ("drain_timeout" | "log")[] = [];
+  if (before.drainTimeoutMs !== after.drainTimeoutMs) settings.push("drain_timeout");
+  if (before.log.level !== after.log.level || before.log.format !== after.log.format) settings.push("log");
   return {
     add: after.listeners.filter((l) => !old.has(l.key)),
     remove: before.listeners.filter((l) => !next.has(l.key)).map((l) => l.key),
     update,
     unchanged,
     restart,
+    settings,
   };
 }

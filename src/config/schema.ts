@@ -22,9 +22,11 @@ export type BalancerName = (typeof BALANCER_NAMES)[number];
 
 /** Log verbosity, least to most severe. */
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+/** One of {@linkcode LOG_LEVELS}. */
 export type LogLevel = (typeof LOG_LEVELS)[number];
 /** Log line formats. */
 export const LOG_FORMATS = ["text", "json"] as const;
+/** One of {@linkcode LOG_FORMATS}. */
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
 /** One backend of a listener's pool. */
@@ -59,6 +61,11 @@ export interface ListenerConfig {
   readonly maxFails: number;
   readonly failTimeoutMs: number;
   readonly backends: readonly BackendConfig[];
+}
+
+/** A backend's identity in a pool: its address as `host:port`. */
+export function backendKey(backend: BackendConfig): string {
+  return formatAddress(backend.address);
 }
 
 /** The whole, validated configuration. */

@@ -64,12 +64,14 @@ export class Listeners {
    * nothing. Removed listeners stop accepting; their sessions drain.
    */
   async apply(plan: Plan): Promise<void> {
+    const unknown = [...plan.remove, ...plan.update.map((u) => u.key)].filter((key) => !this.proxies.has(key));
+    if (unknown.length) throw new Error(`Cannot apply the plan: no listener ${unknown.join(", ")}`);
     await this.bind(plan.add);
     for (const key of plan.remove) {
       const proxy = this.proxies.get(key)!;
       this.proxies.delete(key);
       await proxy.stopAccepting();
-      this.deps.collector.retire(proxy.counters);
+      this.forget(proxy);
       this.deps.log.info("listener.stop", { listener: proxy.config.name });
     }
     for (const change of plan.update) {
@@ -125,9 +127,10 @@ export class Listeners {
 
   private async bind(configs: readonly ListenerConfig[]): Promise<void> {
     const started: TcpProxy[] = [];
+    let building: TcpProxy | undefined;
     try {
       for (const config of configs) {
-        const proxy = this.build(config);
+        const proxy = (building = this.build(config));
         const address = await proxy.start({ reusePort: this.deps.reusePort });
         started.push(proxy);
         this.deps.log.info("listener.start", {
@@ -139,9 +142,17 @@ export class Listeners {
       }
     } catch (error) {
       await Promise.all(started.map((p) => p.stopAccepting()));
+      // Nothing of a failed bind may stay behind: no counters shown, no state kept.
+      for (const proxy of new Set([...started, ...(building ? [building] : [])])) this.forget(proxy);
       throw error;
     }
     for (const proxy of started) this.proxies.set(proxy.config.key, proxy);
+  }
+
+  /** Retires a listener's counters (forgotten once idle) and forgets its backends' state. */
+  private forget(proxy: TcpProxy): void {
+    this.deps.collector.retire(proxy.counters);
+    for (const backend of proxy.pool.backends) this.deps.states.forget(proxy.config.key, backend.key);
   }
 
   private build(config: ListenerConfig): TcpProxy {
@@ -158,10 +169,16 @@ export class Listeners {
 
   /** Sweeps often enough that an idle timeout fires within a quarter of itself. */
   private schedule(): void {
-    const { clock, sessions } = this.deps;
+    const { clock } = this.deps;
     const idle = [...this.proxies.values()].map((p) => p.config.idleTimeoutMs).filter((ms) => ms > 0);
     const every = Math.min(1000, Math.max(25, Math.floor(Math.min(...idle, 4000) / 4)));
     if (this.sweepTimer !== undefined) clock.clearInterval(this.sweepTimer);
-    this.sweepTimer = clock.setInterval(() => sessions.sweepIdle(clock.now()), every);
+    this.sweepTimer = clock.setInterval(() => this.sweep(), every);
+  }
+
+  private sweep(): void {
+    const now = this.deps.clock.now();
+    this.deps.sessions.sweepIdle(now);
+    for (const proxy of this.proxies.values()) proxy.pool.expireEjections(now);
   }
 }

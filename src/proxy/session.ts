@@ -16,7 +16,6 @@ export type { CloseReason };
 /** A live or recently closed session. */
 export class Session implements RelayTally, SessionRecord {
   readonly id: number;
-  readonly protocol = "tcp" as const;
   readonly listener: ListenerCounters;
   readonly client: SocketAddress;
   readonly idleTimeoutMs: number;
@@ -55,6 +54,10 @@ export class Session implements RelayTally, SessionRecord {
     this.startedAt = startedAt;
     this.startedWall = startedWall;
     this.idleSince = startedAt;
+  }
+
+  get protocol(): "tcp" {
+    return "tcp";
   }
 
   get backendName(): string | undefined {

@@ -115,11 +115,9 @@ export class Sessions {
     session.relay?.abort();
   }
 
-  /** Aborts every live session, optionally only one listener's (by key). */
-  abortAll(reason: CloseReason, listener?: string): void {
-    for (const session of [...this.live]) {
-      if (listener === undefined || session.listener.key === listener) this.abort(session, reason);
-    }
+  /** Aborts every live session. */
+  abortAll(reason: CloseReason): void {
+    for (const session of [...this.live]) this.abort(session, reason);
   }
 
   /**
@@ -144,13 +142,6 @@ export class Sessions {
   list(): Session[] {
     for (const session of this.live) session.relay?.readTally?.();
     return [...this.live];
-  }
-
-  /** Live sessions of one listener (by key). */
-  countOf(listener: string): number {
-    let n = 0;
-    for (const session of this.live) if (session.listener.key === listener) n++;
-    return n;
   }
 
   /** Resolves once no session is live. */

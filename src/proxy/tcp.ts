@@ -137,10 +137,15 @@ export class TcpProxy {
       try {
         const upstream = await net.connectTcp(backend.dialOptions);
         const connectMs = clock.now() - started;
-        backend.counters.connections++;
-        backend.counters.connectMs += connectMs;
+        const { counters } = backend;
+        const { total } = this.deps;
+        counters.connections++;
+        counters.connected++;
+        counters.connectMs += connectMs;
+        this.counters.connected++;
         this.counters.connectMs += connectMs;
-        this.deps.total.connectMs += connectMs;
+        total.connected++;
+        total.connectMs += connectMs;
         pool.reportSuccess(backend);
         return upstream;
       } catch (error) {

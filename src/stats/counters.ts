@@ -17,6 +17,12 @@ export const REJECT_REASONS: readonly RejectReason[] = ["no_backend"];
 const zeroes = <K extends string>(keys: readonly K[]) =>
   Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
 
+function sumOf(counts: Record<string, number>): number {
+  let sum = 0;
+  for (const key in counts) sum += counts[key];
+  return sum;
+}
+
 /** Counters every traffic-carrying entity has. */
 export class TrafficCounters {
   /** Connections accepted (listener, total) or established (backend), ever. */
@@ -27,7 +33,9 @@ export class TrafficCounters {
   toUpstream = 0;
   /** Bytes from backends toward clients, ever, as of the last fold. */
   toClient = 0;
-  /** Milliseconds spent in successful connects, summed; over `connections` it is the mean connect time. */
+  /** Successful connects to a backend, ever (for a listener, fewer than `connections` when dials fail). */
+  connected = 0;
+  /** Milliseconds spent in successful connects, summed; over `connected` it is the mean connect time. */
   connectMs = 0;
   /** Set when the entity left the configuration; the collector forgets it once nothing is active. */
   retired = false;
@@ -51,9 +59,7 @@ export class ListenerCounters extends TrafficCounters {
   }
 
   override get refused(): number {
-    let sum = 0;
-    for (const reason of REJECT_REASONS) sum += this.rejected[reason];
-    return sum;
+    return sumOf(this.rejected);
   }
 }
 
@@ -74,9 +80,7 @@ export class BackendCounters extends TrafficCounters {
   }
 
   override get refused(): number {
-    let sum = 0;
-    for (const reason of CONNECT_FAILURES) sum += this.connectErrors[reason];
-    return sum;
+    return sumOf(this.connectErrors);
   }
 }
 

@@ -112,7 +112,7 @@ export type SeriesName = (typeof SERIES)[number];
 /** The history of one entity, sampled from its counters once a second. */
 export class TrafficHistory {
   readonly series: Readonly<Record<SeriesName, Series>>;
-  private seen = { toUpstream: 0, toClient: 0, connections: 0, refused: 0, connectMs: 0 };
+  private seen = { toUpstream: 0, toClient: 0, connections: 0, refused: 0, connected: 0, connectMs: 0 };
 
   constructor(day: { every: number; kept: number }) {
     this.series = {
@@ -125,22 +125,24 @@ export class TrafficHistory {
     };
   }
 
-  /** Pushes one second: deltas of the counters, the active gauge, and the mean connect time of new connections. */
+  /** Pushes one second: deltas of the counters, the active gauge, and the mean time of that second's connects. */
   sample(counters: TrafficCounters): void {
     const s = this.series;
     const seen = this.seen;
     const connections = counters.connections - seen.connections;
+    const connected = counters.connected - seen.connected;
     const refused = counters.refused;
     s.toUpstream.add(counters.toUpstream - seen.toUpstream);
     s.toClient.add(counters.toClient - seen.toClient);
     s.connections.add(connections);
     s.active.add(counters.active);
     s.refused.add(refused - seen.refused);
-    s.connectMs.add(connections > 0 ? (counters.connectMs - seen.connectMs) / connections : 0);
+    s.connectMs.add(connected > 0 ? (counters.connectMs - seen.connectMs) / connected : 0);
     seen.toUpstream = counters.toUpstream;
     seen.toClient = counters.toClient;
     seen.connections = counters.connections;
     seen.refused = refused;
+    seen.connected = counters.connected;
     seen.connectMs = counters.connectMs;
   }
 

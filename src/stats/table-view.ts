@@ -38,7 +38,7 @@ export interface TableJson {
  *
  * @example
  * ```ts
- * tableJson(sessions.live(), collector.recent.list(), 100, clock.now());
+ * tableJson(sessions.list(), collector.recent.list(), 100, clock.now());
  * ```
  */
 export function tableJson(

@@ -8,8 +8,7 @@
  */
 import { BALANCERS } from "../balance/registry.ts";
 import type { Balancer, BalancerOptions } from "../balance/types.ts";
-import { backendKey } from "../config/diff.ts";
-import type { BackendConfig, BalancerName, ListenerConfig } from "../config/schema.ts";
+import { type BackendConfig, backendKey, type BalancerName, type ListenerConfig } from "../config/schema.ts";
 import type { BackendCounters } from "../stats/counters.ts";
 import { Backend } from "./backend.ts";
 import type { BackendState, StateBook } from "./state.ts";
@@ -30,7 +29,7 @@ export interface PoolUpdate {
   readonly rebuilt: boolean;
 }
 
-/** Picks backends for a listener and keeps their passive health. */
+/** Picks backends for a listener and reports connect results to their state. */
 export class Pool {
   private members: Backend[] = [];
   private balancer!: Balancer;
@@ -57,6 +56,8 @@ export class Pool {
 
   /** Takes a new member list and settings; see the module comment. */
   update(listener: ListenerConfig): PoolUpdate {
+    const keys = new Set(listener.backends.map(backendKey));
+    if (keys.size !== listener.backends.length) throw new Error(`${listener.key}: a backend address is listed twice`);
     const old = new Map(this.members.map((b) => [b.key, b]));
     const next: Backend[] = listener.backends.map((config) =>
       this.member(config, listener, old.get(backendKey(config)))
@@ -95,7 +96,7 @@ export class Pool {
    * but never one that is down, draining or disabled.
    */
   pick(key: number, tried: readonly Backend[] | undefined, now: number): Backend | undefined {
-    if (this.ejected > 0) this.expire(now);
+    if (this.ejected > 0) this.expireEjections(now);
     return (this.balancer.pick(key, tried) ?? this.balancer.pick(key, tried, true)) as Backend | undefined;
   }
 
@@ -112,8 +113,13 @@ export class Pool {
     backend.state.recordSuccess();
   }
 
-  /** Ends ejections whose time is over and recounts those still out. */
-  private expire(now: number): void {
+  /**
+   * Ends ejections whose time is over and recounts those still out. The pick
+   * calls it while any backend is out, and the listeners' sweep too, so the
+   * state shown (and published by a worker thread) is current without traffic.
+   */
+  expireEjections(now: number): void {
+    if (this.ejected === 0) return;
     let out = 0;
     for (const backend of this.members) {
       backend.state.expire(now);

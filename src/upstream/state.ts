@@ -16,15 +16,25 @@ export type ShownState = "disabled" | "draining" | "drained" | "down" | "ejected
 
 /** One backend's inputs and what follows from them. */
 export class BackendState {
-  health: Health = "up";
-  admin: AdminState = "enabled";
+  #health: Health = "up";
+  #admin: AdminState = "enabled";
+  /**
+   * May take new connections. Derived whenever an input changes, so a pick
+   * reads one field per member.
+   */
+  usable = true;
+  /**
+   * May take new connections when nothing usable is left (panic mode, as
+   * Envoy does): ejection is ignored, health and admin are not.
+   */
+  fallback = true;
   /** Passive input: failed connects trip it. */
   readonly breaker: Breaker;
   /**
    * True while the backend is ejected. Kept as a flag so the pick reads no
    * clock; {@linkcode expire} clears it once {@linkcode ejectedUntil} passed.
    */
-  ejected = false;
+  #ejected = false;
   /** When the ejection ends (monotonic ms). Worker threads' ejections are mirrored with Infinity. */
   ejectedUntil = -Infinity;
 
@@ -32,17 +42,36 @@ export class BackendState {
     this.breaker = new Breaker(maxFails, failTimeoutMs);
   }
 
-  /** May take new connections. */
-  get usable(): boolean {
-    return this.admin === "enabled" && this.health === "up" && !this.ejected;
+  /** Active health input. */
+  get health(): Health {
+    return this.#health;
+  }
+  set health(value: Health) {
+    this.#health = value;
+    this.derive();
   }
 
-  /**
-   * May take new connections when nothing usable is left (panic mode, as
-   * Envoy does): ejection is ignored, health and admin are not.
-   */
-  get fallback(): boolean {
-    return this.admin === "enabled" && this.health === "up";
+  /** Operator input. */
+  get admin(): AdminState {
+    return this.#admin;
+  }
+  set admin(value: AdminState) {
+    this.#admin = value;
+    this.derive();
+  }
+
+  /** Passive input. */
+  get ejected(): boolean {
+    return this.#ejected;
+  }
+  set ejected(value: boolean) {
+    this.#ejected = value;
+    this.derive();
+  }
+
+  private derive(): void {
+    this.fallback = this.#admin === "enabled" && this.#health === "up";
+    this.usable = this.fallback && !this.#ejected;
   }
 
   /** Records a failed connect; true when it ejected the backend. */

@@ -5,12 +5,12 @@
  * fields of each entity are declared once below; a configuration's layout
  * and its length follow from them. Word 0 of a region holds the layout's
  * version, so a reload can change the layout and readers skip a region
- * still written in an older one.
+ * still written in an older one. A read that overlaps a write may mix two
+ * publishes of one worker, as a read of any live counter may.
  *
  * @module
  */
-import type { Config } from "../config/schema.ts";
-import { backendKey } from "../config/diff.ts";
+import { backendKey, type Config } from "../config/schema.ts";
 import type { Collector } from "../stats/collector.ts";
 import {
   type BackendCounters,
@@ -31,14 +31,14 @@ interface Field<E> {
   readonly combine: "sum" | "max";
 }
 
-type Counted = "connections" | "active" | "toUpstream" | "toClient" | "connectMs";
+type Counted = "connections" | "active" | "toUpstream" | "toClient" | "connected" | "connectMs";
 const counted = (name: Counted): Field<TrafficCounters> => ({
   name,
   get: (e) => e[name],
   set: (e, v) => void (e[name] = v),
   combine: "sum",
 });
-const TRAFFIC = (["connections", "active", "toUpstream", "toClient", "connectMs"] as const).map(counted);
+const TRAFFIC = (["connections", "active", "toUpstream", "toClient", "connected", "connectMs"] as const).map(counted);
 
 /** A backend in a layout: its counters and its state. */
 interface BackendEntity {
@@ -153,8 +153,8 @@ export function regionWriter(
 ): () => void {
   const slots = slotsOf(layout, collector, states);
   return () => {
-    region[0] = 0;
     for (let i = 0; i < slots.length; i++) region[i + 1] = slots[i].get();
+    // Never cleared while writing: a reader that skipped a region mid-write would see its counters drop.
     region[0] = layout.version;
   };
 }
