@@ -75,6 +75,38 @@ describe("durations", () => {
     assert.match(String(ms("")), /expected a duration/);
     assert.match(String(ms(-1)), /non-negative/);
   });
+
+  test('"0" is 0 like 0 and "0s"; days are read; text that is a bare number means seconds', () => {
+    const ms = (v: string | number) => {
+      const r = parseDuration(v);
+      return r.ok ? r.value : r.reason;
+    };
+    assert.deepEqual([ms("0"), ms(0), ms("0s"), ms("1d"), ms("1d12h"), ms("2.5")], [0, 0, 0, 86_400_000, 129_600_000, 2500]);
+  });
+
+  test("a duration that rounds to 0 ms but is not 0 is refused, not silently turned off", () => {
+    for (const v of [0.0001, "0.0001", "0.4ms", "0.0001s"]) {
+      const r = parseDuration(v);
+      assert.equal(r.ok, false, String(v));
+      assert.match((r as { reason: string }).reason, /rounds to 0ms; use 0 to turn it off/);
+    }
+    assert.deepEqual(parseDuration("0.5ms"), { ok: true, value: 1 });
+  });
+
+  test("a duration longer than a timer can hold (2^31-1 ms) is refused", () => {
+    assert.deepEqual(parseDuration("24d"), { ok: true, value: 24 * 86_400_000 });
+    for (const v of ["999999999h", "25d", 2_147_484]) {
+      const r = parseDuration(v);
+      assert.equal(r.ok, false, String(v));
+      assert.match((r as { reason: string }).reason, /at most 2147483647ms/);
+    }
+  });
+
+  test("a config file reports a bad duration at its key path", () => {
+    const r = loadToml('[[listeners]]\nlisten = ":0"\nidle_timeout = "0.0001"\nbackends = [{ address = "10.0.0.5:80" }]');
+    assert.equal(r.ok, false);
+    assert.match(formatIssue("f", (r as { issues: { path: string; message: string }[] }).issues[0]), /^f: listeners\[0\]\.idle_timeout: "0.0001" rounds to 0ms/);
+  });
 });
 
 describe("the configuration file", () => {
@@ -128,7 +160,7 @@ describe("the configuration file", () => {
         ),
       ),
       [
-        `listeners[0].connect_timeout: expected a duration like "500ms", "5s", "1m30s" or a number of seconds, got "soon"`,
+        `listeners[0].connect_timeout: expected a duration like "500ms", "5s", "1m30s", "1d" or a number of seconds, got "soon"`,
         `listeners[0].retries: expected a whole number, got 1.5`,
       ],
     );
