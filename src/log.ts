@@ -1,7 +1,8 @@
 /**
  * One line per event, as `text` (`time level event key=value...`) or `json`.
- * Lines are batched and written at most every few milliseconds, so a burst of
- * connection events costs one write, not one per line.
+ * Lines below `warn` are batched and written within 20 ms, so a burst of
+ * connection events costs one write, not one per line, and `tail -f` stays
+ * live; `warn` and `error` lines are written at once.
  *
  * @module
  */
@@ -101,7 +102,8 @@ export class Logger {
     this.buffered += this.format === "json"
       ? jsonLine(time, level, event, fields)
       : textLine(time, level, event, fields);
-    if (this.buffered.length >= FLUSH_AT_CHARS || level === "error") this.flush();
+    // A warning or error may come right before trouble: write it (and what came before it) now.
+    if (this.buffered.length >= FLUSH_AT_CHARS || RANK[level] >= RANK.warn) this.flush();
     else {this.timer ??= this.sink.setTimeout(() => {
         this.timer = undefined;
         this.flush();

@@ -81,7 +81,14 @@ describe("durations", () => {
       const r = parseDuration(v);
       return r.ok ? r.value : r.reason;
     };
-    assert.deepEqual([ms("0"), ms(0), ms("0s"), ms("1d"), ms("1d12h"), ms("2.5")], [0, 0, 0, 86_400_000, 129_600_000, 2500]);
+    assert.deepEqual([ms("0"), ms(0), ms("0s"), ms("1d"), ms("1d12h"), ms("2.5")], [
+      0,
+      0,
+      0,
+      86_400_000,
+      129_600_000,
+      2500,
+    ]);
   });
 
   test("a duration that rounds to 0 ms but is not 0 is refused, not silently turned off", () => {
@@ -103,9 +110,14 @@ describe("durations", () => {
   });
 
   test("a config file reports a bad duration at its key path", () => {
-    const r = loadToml('[[listeners]]\nlisten = ":0"\nidle_timeout = "0.0001"\nbackends = [{ address = "10.0.0.5:80" }]');
+    const r = loadToml(
+      '[[listeners]]\nlisten = ":0"\nidle_timeout = "0.0001"\nbackends = [{ address = "10.0.0.5:80" }]',
+    );
     assert.equal(r.ok, false);
-    assert.match(formatIssue("f", (r as { issues: { path: string; message: string }[] }).issues[0]), /^f: listeners\[0\]\.idle_timeout: "0.0001" rounds to 0ms/);
+    assert.match(
+      formatIssue("f", (r as { issues: { path: string; message: string }[] }).issues[0]),
+      /^f: listeners\[0\]\.idle_timeout: "0.0001" rounds to 0ms/,
+    );
   });
 });
 

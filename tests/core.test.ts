@@ -231,18 +231,33 @@ describe("Logger", () => {
   });
 
   test("lines below the level are dropped; a burst is written once", () => {
-    const { log, writes, clock } = capture("text", "warn");
-    log.info("dropped");
-    for (let i = 0; i < 50; i++) log.warn("kept", { i });
+    const { log, writes, clock } = capture("text", "info");
+    log.debug("dropped");
+    for (let i = 0; i < 50; i++) log.info("kept", { i });
     assert.equal(writes.length, 0);
     clock.advance(50);
     assert.equal(writes.length, 1);
     assert.equal(writes[0].split("\n").length - 1, 50);
   });
 
-  test("errors are written at once", () => {
+  test("warnings and errors are written at once, with the lines batched before them", () => {
     const { log, writes } = capture("text");
-    log.error("boom");
+    log.info("before");
+    log.warn("careful");
     assert.equal(writes.length, 1);
+    assert.match(writes[0], /before\n.*careful\n$/);
+    log.error("boom");
+    assert.equal(writes.length, 2);
+  });
+
+  test("info lines are written within 20 ms of the first one", () => {
+    const { log, writes, clock } = capture("text");
+    log.info("a");
+    clock.advance(19);
+    log.info("b");
+    assert.equal(writes.length, 0);
+    clock.advance(1);
+    assert.deepEqual(writes.length, 1);
+    assert.equal(writes[0].split("\n").length - 1, 2);
   });
 });
