@@ -40,12 +40,15 @@ describe(
       child.stderr!.on("data", (d: Buffer) => (stderr += d));
       const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
       try {
+        // Wait for what is asserted: the main thread's line and both workers' lines, which
+        // come from other threads and may arrive after it.
         const deadline = Date.now() + 10_000;
-        while (!/workers\.start workers=2/.test(stderr)) {
+        const listening = () => [...stderr.matchAll(LISTENING)].map((m) => Number(m[1]));
+        while (!/workers\.start workers=2/.test(stderr) || listening().length < 2) {
           assert.ok(Date.now() < deadline, `the binary did not start; stderr:\n${stderr}`);
           await new Promise((r) => setTimeout(r, 20));
         }
-        const ports = [...stderr.matchAll(LISTENING)].map((m) => Number(m[1]));
+        const ports = listening();
         assert.equal(ports.length, 2, "each worker thread listens");
         assert.equal(ports[0], ports[1], "on the same port");
         for (let i = 0; i < 10; i++) assert.equal(await exchange(ports[0], "ping"), "pong");
