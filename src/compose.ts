@@ -9,6 +9,7 @@ import { createAdminApp } from "./admin/app.ts";
 import type { Config } from "./config/schema.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { formatAddress, type SocketAddress } from "./net/address.ts";
+import { Exhaustion } from "./proxy/exhaustion.ts";
 import { type BoundListener, Listeners } from "./proxy/listeners.ts";
 import { Sessions } from "./proxy/sessions.ts";
 import type { HttpServer, Runtime } from "./runtime/types.ts";
@@ -31,6 +32,7 @@ async function startServing(
   config: Config,
   collector: Collector,
   states: StateBook,
+  exhaustion: Exhaustion,
   log: Logger,
 ): Promise<Serving> {
   if (config.workers > 1) {
@@ -45,7 +47,7 @@ async function startServing(
   const { clock } = runtime;
   const sessions = new Sessions(collector.total, collector.recent);
   collector.addSource(() => sessions.foldAll());
-  const listeners = new Listeners({ net: runtime.net, clock, log, collector, states, sessions });
+  const listeners = new Listeners({ net: runtime.net, clock, log, collector, states, sessions, exhaustion });
   await listeners.start(config);
   return {
     addresses: () => listeners.addresses(),
@@ -84,12 +86,15 @@ export async function startSluice(runtime: Runtime, config: Config, options: { l
   const info = { version: VERSION, runtime: runtime.name, runtimeVersion: runtime.version };
   const collector = new Collector(info, runtime.clock);
   const states = new StateBook();
-  const serving = await startServing(runtime, config, collector, states, log);
+  const exhaustion = new Exhaustion(log);
+  const serving = await startServing(runtime, config, collector, states, exhaustion, log);
   let admin: HttpServer | undefined;
   if (config.admin) {
-    const app = createAdminApp({ collector, states, clock: runtime.clock, connections: serving.connections });
+    const { clock } = runtime;
+    const app = createAdminApp({ collector, states, clock, exhaustion, connections: serving.connections });
+    const onError = (error: string) => exhaustion.report("admin", error, clock.now());
     try {
-      admin = await runtime.http.serve(config.admin.listen, app.fetch);
+      admin = await runtime.http.serve({ ...config.admin.listen, onError }, app.fetch);
     } catch (error) {
       await serving.shutdown(0);
       throw error;

@@ -19,6 +19,8 @@ export interface AdminDeps {
   readonly collector: Collector;
   readonly states: StateBook;
   readonly clock: Clock;
+  /** Out of local resources now: `/healthz` answers 503 meanwhile. */
+  readonly exhaustion?: { isActive(now: number): boolean };
   /** Live and recent sessions, from this thread or gathered from worker threads. */
   connections(limit: number): Promise<TableJson>;
 }
@@ -42,7 +44,13 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: HttpRequestInf
       c.text(`Sluice ${collector.info.version}\n\n/api/v1/stats\n/api/v1/connections?limit=N\n/metrics\n/healthz\n`),
   );
 
-  app.get("/healthz", (c) => c.text("ok\n"));
+  app.get(
+    "/healthz",
+    (c) =>
+      deps.exhaustion?.isActive(clock.now())
+        ? c.text("out of file descriptors or ports; refusing new connections\n", 503)
+        : c.text("ok\n"),
+  );
 
   app.get("/api/v1/stats", (c) => {
     collector.gather();

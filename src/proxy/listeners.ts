@@ -15,6 +15,7 @@ import type { Clock, NetPort } from "../runtime/types.ts";
 import type { Collector } from "../stats/collector.ts";
 import { Pool } from "../upstream/pool.ts";
 import type { StateBook } from "../upstream/state.ts";
+import type { Exhaustion } from "./exhaustion.ts";
 import type { Sessions } from "./sessions.ts";
 import { TcpProxy } from "./tcp.ts";
 
@@ -31,6 +32,8 @@ export interface ListenersDeps {
   readonly admit?: AdmitRule;
   /** Builds each listener's routing stage; its own pool when absent. */
   readonly router?: (pool: Pool) => Router;
+  /** Where failures of ours (out of descriptors) are reported. */
+  readonly exhaustion?: Exhaustion;
   /** Bind with SO_REUSEPORT (worker threads sharing a port). */
   readonly reusePort?: boolean;
 }
@@ -156,7 +159,7 @@ export class Listeners {
   }
 
   private build(config: ListenerConfig): TcpProxy {
-    const { collector, states, net, clock, log, sessions, admit, router } = this.deps;
+    const { collector, states, net, clock, log, sessions, admit, router, exhaustion } = this.deps;
     const counters = collector.listener(config.key, config.name);
     const pool = new Pool(config, {
       states,
@@ -164,7 +167,16 @@ export class Listeners {
       balancer: { random: this.deps.random ?? Math.random },
     });
     const route = router?.(pool);
-    return new TcpProxy(config, counters, pool, { net, clock, log, sessions, total: collector.total, admit, route });
+    return new TcpProxy(config, counters, pool, {
+      net,
+      clock,
+      log,
+      sessions,
+      total: collector.total,
+      admit,
+      route,
+      exhaustion,
+    });
   }
 
   /** Sweeps often enough that an idle timeout fires within a quarter of itself. */
@@ -179,6 +191,7 @@ export class Listeners {
   private sweep(): void {
     const now = this.deps.clock.now();
     this.deps.sessions.sweepIdle(now);
+    this.deps.exhaustion?.check(now);
     for (const proxy of this.proxies.values()) proxy.pool.expireEjections(now);
   }
 }

@@ -22,6 +22,7 @@ import {
 import type { ListenerCounters, RejectReason, TotalCounters } from "../stats/counters.ts";
 import type { Backend } from "../upstream/backend.ts";
 import type { Pool, PoolUpdate } from "../upstream/pool.ts";
+import type { Exhaustion } from "./exhaustion.ts";
 import type { CloseReason, Session } from "./session.ts";
 import type { Sessions } from "./sessions.ts";
 
@@ -36,6 +37,8 @@ export interface TcpProxyDeps {
   readonly admit?: AdmitRule;
   /** The routing stage; the listener's own pool when absent. */
   readonly route?: Router;
+  /** Where failures of ours (out of descriptors) are reported. */
+  readonly exhaustion?: Exhaustion;
 }
 
 /** A listener, its settings (replaceable by a reload) and the pool it forwards to. */
@@ -63,7 +66,11 @@ export class TcpProxy {
   /** Starts listening; rejects with `Cannot listen on ...` when the address cannot be bound. */
   async start(options: { reusePort?: boolean } = {}): Promise<SocketAddress> {
     const { listen } = this.config;
-    this.listener = await this.deps.net.listenTcp({ ...listen, reusePort: options.reusePort }, this.onConnection);
+    const onError = (error: string) => this.deps.exhaustion?.report("accept", error, this.deps.clock.now());
+    this.listener = await this.deps.net.listenTcp(
+      { ...listen, reusePort: options.reusePort, onError },
+      this.onConnection,
+    );
     return this.listener.address;
   }
 
@@ -152,7 +159,10 @@ export class TcpProxy {
         sessions.detach(session);
         const reason: ConnectFailure = error instanceof ConnectError ? error.reason : "error";
         backend.counters.connectErrors[reason]++;
-        const ejected = pool.reportFailure(backend, clock.now());
+        // Our own failure (out of descriptors) says nothing about the backend, and another would fail alike.
+        const local = reason === "local";
+        if (local) this.deps.exhaustion?.report("connect", (error as Error).message, clock.now());
+        const ejected = !local && pool.reportFailure(backend, clock.now());
         log.warn("upstream.connect_failed", {
           id: session.id,
           listener: this.config.name,
@@ -162,7 +172,7 @@ export class TcpProxy {
           ejected: ejected || undefined,
         });
         (tried ??= []).push(backend);
-        if (session.abortReason) return undefined;
+        if (session.abortReason || local) return undefined;
       }
     }
     return undefined;

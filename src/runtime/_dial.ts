@@ -11,7 +11,8 @@ import type { ConnectTcpOptions } from "./types.ts";
  * Bounds a runtime's connect promise by `options.timeoutMs` with one timer.
  * A socket that connects after the timeout is passed to `discard`, so it
  * cannot leak; `wrap` turns a connected socket into the adapter's connection.
- * Rejects with a {@linkcode ConnectError}.
+ * Rejects with a {@linkcode ConnectError}; `explain`, when given, may replace a
+ * runtime error that hides its cause before it is classified.
  *
  * @example
  * ```ts
@@ -23,6 +24,7 @@ export function dialWithTimeout<S, C>(
   connecting: Promise<S>,
   wrap: (socket: S) => C,
   discard: (socket: S) => void,
+  explain?: (error: unknown) => unknown,
 ): Promise<C> {
   return new Promise((resolve, reject) => {
     let timedOut = false;
@@ -38,7 +40,7 @@ export function dialWithTimeout<S, C>(
       },
       (error) => {
         clearTimeout(timer);
-        if (!timedOut) reject(connectFailed(options, error));
+        if (!timedOut) reject(connectFailed(options, explain ? explain(error) : error));
       },
     );
   });

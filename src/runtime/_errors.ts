@@ -17,7 +17,12 @@ const FAILURE_BY_CODE: Record<string, ConnectFailure> = {
   ENETUNREACH: "unreachable",
   EHOSTDOWN: "unreachable",
   ENETDOWN: "unreachable",
-  EADDRNOTAVAIL: "unreachable",
+  // Ours, not the backend's: no descriptor, ephemeral port or buffer to connect with.
+  EMFILE: "local",
+  ENFILE: "local",
+  ENOBUFS: "local",
+  ENOMEM: "local",
+  EADDRNOTAVAIL: "local",
   ENOTFOUND: "dns",
   EAI_AGAIN: "dns",
   EAI_NONAME: "dns",
@@ -39,6 +44,7 @@ export function connectFailureOf(error: unknown): ConnectFailure {
   const byCode = (e?.code && FAILURE_BY_CODE[e.code]) || (e?.name && FAILURE_BY_CODE[e.name]);
   if (byCode) return byCode;
   const message = String(e?.message ?? "");
+  if (/too many open files/i.test(message)) return "local";
   if (/refused/i.test(message)) return "refused";
   if (/timed? ?out/i.test(message)) return "timeout";
   if (/unreachable/i.test(message)) return "unreachable";

@@ -35,6 +35,8 @@ export interface ListenTcpOptions {
   readonly port: number;
   /** Sets SO_REUSEPORT so several workers can share the port (where the runtime can). */
   readonly reusePort?: boolean;
+  /** Told when an accept failed (out of descriptors); the listener backs off and keeps accepting. */
+  readonly onError?: (error: string) => void;
 }
 
 /** Options for {@linkcode NetPort.connectTcp}. */
@@ -45,8 +47,11 @@ export interface ConnectTcpOptions {
   readonly timeoutMs: number;
 }
 
-/** Why a connect failed, normalized across runtimes. */
-export type ConnectFailure = "refused" | "timeout" | "unreachable" | "reset" | "dns" | "error";
+/**
+ * Why a connect failed, normalized across runtimes. `local` is a failure of
+ * ours, not the backend's: out of file descriptors, ephemeral ports or memory.
+ */
+export type ConnectFailure = "refused" | "timeout" | "unreachable" | "reset" | "dns" | "local" | "error";
 
 /** All connect failure reasons, so counters start at zero and metrics show every label. */
 export const CONNECT_FAILURES: readonly ConnectFailure[] = [
@@ -55,6 +60,7 @@ export const CONNECT_FAILURES: readonly ConnectFailure[] = [
   "unreachable",
   "reset",
   "dns",
+  "local",
   "error",
 ];
 
@@ -152,10 +158,18 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
+/** Options for {@linkcode HttpPort.serve}. */
+export interface HttpServeOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Told when the server failed (out of descriptors) and was started again on the same address. */
+  readonly onError?: (error: string) => void;
+}
+
 /** Serving HTTP. */
 export interface HttpPort {
   /** Serves HTTP with a fetch-style handler; rejects with `Cannot listen on ...`. */
-  serve(options: { host: string; port: number }, handler: FetchHandler): Promise<HttpServer>;
+  serve(options: HttpServeOptions, handler: FetchHandler): Promise<HttpServer>;
 }
 
 /** The parent's handle on a worker thread. */

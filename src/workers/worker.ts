@@ -5,6 +5,7 @@
  * @module
  */
 import { createLogger } from "../log.ts";
+import { Exhaustion } from "../proxy/exhaustion.ts";
 import { Listeners } from "../proxy/listeners.ts";
 import { Sessions } from "../proxy/sessions.ts";
 import { selectRuntime } from "../runtime/select.ts";
@@ -40,7 +41,17 @@ channel.onMessage(async (raw) => {
     sessions = new Sessions(collector.total, collector.recent, { worker: message.index, workers: config.workers });
     collector.addSource(() => sessions!.foldAll());
     const states = new StateBook();
-    listeners = new Listeners({ net: runtime.net, clock, log, collector, states, sessions, reusePort: true });
+    const exhaustion = new Exhaustion(log);
+    listeners = new Listeners({
+      net: runtime.net,
+      clock,
+      log,
+      collector,
+      states,
+      sessions,
+      exhaustion,
+      reusePort: true,
+    });
     try {
       await listeners.start(config);
     } catch (error) {

@@ -41,9 +41,11 @@ export interface SluiceProcess {
   kill(signal?: "SIGTERM" | "SIGINT" | "SIGKILL"): void;
 }
 
-/** Starts mod.ts with `args`, from the repository root. */
-export function startSluice(args: readonly string[]): SluiceProcess {
-  const [command, ...rest] = sluiceArgv(args);
+/** Starts mod.ts with `args`, from the repository root; `fileLimit` runs it under `ulimit -n`. */
+export function startSluice(args: readonly string[], options: { fileLimit?: number } = {}): SluiceProcess {
+  const argv = sluiceArgv(args);
+  if (options.fileLimit !== undefined) argv.unshift("sh", "-c", `ulimit -n ${options.fileLimit} && exec "$0" "$@"`);
+  const [command, ...rest] = argv;
   const child = spawn(command, rest, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";

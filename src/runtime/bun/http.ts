@@ -6,10 +6,10 @@
  */
 import { socketAddress } from "../_address.ts";
 import { listenError } from "../_errors.ts";
-import type { FetchHandler, HttpPort, HttpServer } from "../types.ts";
+import type { FetchHandler, HttpPort, HttpServeOptions, HttpServer } from "../types.ts";
 import { bun, type BunHttpServer } from "./api.ts";
 
-function serve(options: { host: string; port: number }, handler: FetchHandler): Promise<HttpServer> {
+function serve(options: HttpServeOptions, handler: FetchHandler): Promise<HttpServer> {
   let server: BunHttpServer;
   try {
     server = bun().serve({

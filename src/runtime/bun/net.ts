@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { closeSync, openSync } from "node:fs";
 import { dialWithTimeout } from "../_dial.ts";
 import { listenError } from "../_errors.ts";
 import type { ConnectTcpOptions, ListenTcpOptions, NetPort, TcpListener } from "../types.ts";
@@ -44,6 +45,22 @@ const upstreamHandlers = handlers();
 const wrapUpstream = (socket: BunSocket) => new BunConnection(socket, false);
 const discardUpstream = (socket: BunSocket) => socket.terminate();
 
+/**
+ * Bun reports a connect that failed for want of a file descriptor as
+ * ECONNREFUSED, which would eject a healthy backend. On a refusal, try to
+ * open a descriptor ourselves: when that fails, the failure was ours.
+ */
+function explainRefusal(error: unknown): unknown {
+  if ((error as { code?: string })?.code !== "ECONNREFUSED") return error;
+  try {
+    closeSync(openSync("/dev/null", "r"));
+    return error;
+  } catch (probe) {
+    const code = (probe as { code?: string })?.code;
+    return code === "EMFILE" || code === "ENFILE" ? probe : error;
+  }
+}
+
 function connectTcp(options: ConnectTcpOptions): Promise<BunConnection> {
   const connecting = bun().connect({
     hostname: options.host,
@@ -51,7 +68,7 @@ function connectTcp(options: ConnectTcpOptions): Promise<BunConnection> {
     allowHalfOpen: true,
     socket: upstreamHandlers,
   });
-  return dialWithTimeout(options, connecting, wrapUpstream, discardUpstream);
+  return dialWithTimeout(options, connecting, wrapUpstream, discardUpstream, explainRefusal);
 }
 
 /** Bun sockets; use only under Bun. */

@@ -6,7 +6,7 @@
  */
 import { socketAddress } from "../_address.ts";
 import { dialWithTimeout } from "../_dial.ts";
-import { listenError } from "../_errors.ts";
+import { errorText, listenError } from "../_errors.ts";
 import type { ConnectTcpOptions, ListenTcpOptions, NetPort, TcpListener } from "../types.ts";
 import { DenoConnection } from "./connection.ts";
 import { DenoRelay } from "./relay.ts";
@@ -31,6 +31,7 @@ function listenTcp(options: ListenTcpOptions, onConnection: (conn: DenoConnectio
         conn = await listener.accept();
       } catch (error) {
         if (!open || error instanceof Deno.errors.BadResource) return;
+        options.onError?.(errorText(error));
         // Out of descriptors and similar: back off briefly instead of spinning.
         await new Promise((resolve) => setTimeout(resolve, 50));
         continue;

@@ -9,9 +9,9 @@ import type * as net from "node:net";
 import { serve as serveNode } from "@hono/node-server";
 import { socketAddress } from "../_address.ts";
 import { listenError } from "../_errors.ts";
-import type { FetchHandler, HttpPort, HttpServer } from "../types.ts";
+import type { FetchHandler, HttpPort, HttpServeOptions, HttpServer } from "../types.ts";
 
-async function serve(options: { host: string; port: number }, handler: FetchHandler): Promise<HttpServer> {
+async function serve(options: HttpServeOptions, handler: FetchHandler): Promise<HttpServer> {
   let server: ReturnType<typeof serveNode>;
   await new Promise<void>((resolve, reject) => {
     server = serveNode({

@@ -7,7 +7,7 @@
  */
 import * as net from "node:net";
 import { socketAddress } from "../_address.ts";
-import { connectFailed, connectTimeout, listenError } from "../_errors.ts";
+import { connectFailed, connectTimeout, errorText, listenError } from "../_errors.ts";
 import type { ConnectTcpOptions, ListenTcpOptions, NetPort, TcpListener } from "../types.ts";
 import { NodeConnection, onSocketError, PENDING, type RelayedSocket } from "./connection.ts";
 import { NodeRelay } from "./relay.ts";
@@ -30,7 +30,7 @@ async function listenTcp(
     server.listen({ host: options.host, port: options.port, backlog: 4096 }, () => resolve());
   });
   // Accept-time errors (EMFILE) must not crash the process; the server keeps listening.
-  server.on("error", () => {});
+  server.on("error", (error) => options.onError?.(errorText(error)));
   const bound = server.address() as net.AddressInfo;
   return {
     address: socketAddress(bound.address, bound.port),
