@@ -71,7 +71,13 @@ const pool = new Pool(config, {
 const sessions = new Sessions(collector.total, collector.recent);
 collector.addSource(() => sessions.foldAll());
 const live = Array.from({ length: 1000 }, (_, i) => {
-  const session = sessions.open(listener, { host: "192.0.2.1", port: i }, 0, 0, 0);
+  const session = sessions.open(
+    listener,
+    { host: "192.0.2.1", port: i },
+    { idleTimeoutMs: 0, halfCloseTimeoutMs: 0 },
+    0,
+    0,
+  );
   sessions.attach(session, pool.backends[i % 8]);
   return session;
 });

@@ -21,7 +21,15 @@ export type Command =
   | { kind: "help" }
   | { kind: "version" }
   | { kind: "usage-error"; message: string }
-  | { kind: "run" | "validate"; source: ConfigSource; overrides: Overrides };
+  | { kind: "run" | "validate"; source: ConfigSource; overrides: Overrides; process: ProcessOptions };
+
+/** How this process relates to others: its pid file, and whether it takes over from the one named there. */
+export interface ProcessOptions {
+  /** Written with this process's pid once it serves; removed on exit. */
+  readonly pidFile?: string;
+  /** Bind beside the running instance named by `pidFile`, then send it SIGTERM so it drains. */
+  readonly takeover: boolean;
+}
 
 /** The `--help` text. */
 export const USAGE = `Sluice: an L4 (TCP) proxy and load balancer.
@@ -44,6 +52,9 @@ Options:
       --retries N           further backends tried after a failed connect (quick mode)
       --admin ADDR|off      admin API and metrics address (default ${DEFAULT_ADMIN})
       --workers N           listener threads sharing each port (default 1)
+      --pid-file FILE       write this process's pid to FILE while it runs
+      --takeover            bind beside the instance whose pid is in --pid-file, then
+                            send it SIGTERM so it drains (zero-downtime upgrade)
       --log-format FORMAT   text | json
       --log-level LEVEL     debug | info | warn | error
       --demo                run the built-in demo
@@ -63,6 +74,7 @@ const WITH_VALUE = new Set([
   "--log-format",
   "--log-level",
   "--workers",
+  "--pid-file",
 ]);
 
 /**
@@ -94,7 +106,9 @@ export function parseArgs(args: readonly string[]): Command {
       const value = eq > 0 ? arg.slice(eq + 1) : args[++i];
       if (value === undefined) return usageError(`${name} needs a value`);
       flags.set(name, value);
-    } else if (["-h", "--help", "-V", "--version", "-t", "--validate", "--demo"].includes(name) && eq < 0) {
+    } else if (
+      ["-h", "--help", "-V", "--version", "-t", "--validate", "--demo", "--takeover"].includes(name) && eq < 0
+    ) {
       switches.add(name);
     } else {
       return usageError(`unknown option ${arg}`);
@@ -106,6 +120,10 @@ export function parseArgs(args: readonly string[]): Command {
   const overrides = parseOverrides(flags);
   if (typeof overrides === "string") return usageError(overrides);
   const kind = switches.has("-t") || switches.has("--validate") ? "validate" : "run";
+  const process: ProcessOptions = { pidFile: flags.get("--pid-file"), takeover: switches.has("--takeover") };
+  if (process.takeover && process.pidFile === undefined) {
+    return usageError("--takeover needs --pid-file FILE, where the running instance wrote its pid");
+  }
   const file = flags.get("-c") ?? flags.get("--config");
   const quickFlags = ["-b", "--balance", "--connect-timeout", "--idle-timeout", "--retries"].filter((f) =>
     flags.has(f)
@@ -115,7 +133,7 @@ export function parseArgs(args: readonly string[]): Command {
     if (file !== undefined || positional.length > 0) {
       return usageError("--demo takes no configuration file or addresses");
     }
-    return { kind, source: { type: "demo" }, overrides };
+    return { kind, source: { type: "demo" }, overrides, process };
   }
   if (file !== undefined) {
     if (positional.length > 0) {
@@ -124,7 +142,7 @@ export function parseArgs(args: readonly string[]): Command {
     if (quickFlags.length > 0) {
       return usageError(`${quickFlags[0]} applies to quick mode only; set it in the configuration file`);
     }
-    return { kind, source: { type: "file", path: file }, overrides };
+    return { kind, source: { type: "file", path: file }, overrides, process };
   }
   if (positional.length === 0) {
     return usageError("nothing to do: give LISTEN BACKEND..., -c FILE or --demo (see --help)");
@@ -132,7 +150,7 @@ export function parseArgs(args: readonly string[]): Command {
   if (positional.length < 2) return usageError("quick mode needs LISTEN and at least one BACKEND");
   const quick = parseQuick(positional, flags);
   if (typeof quick === "string") return usageError(quick);
-  return { kind, source: { type: "quick", listener: quick }, overrides };
+  return { kind, source: { type: "quick", listener: quick }, overrides, process };
 }
 
 function usageError(message: string): Command {

@@ -10,7 +10,7 @@ import type { Config } from "./config/schema.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { formatAddress, type SocketAddress } from "./net/address.ts";
 import { Exhaustion } from "./proxy/exhaustion.ts";
-import { type BoundListener, Listeners } from "./proxy/listeners.ts";
+import { type BoundListener, ensureFree, Listeners } from "./proxy/listeners.ts";
 import { Sessions } from "./proxy/sessions.ts";
 import type { HttpServer, Runtime } from "./runtime/types.ts";
 import { Collector } from "./stats/collector.ts";
@@ -18,6 +18,9 @@ import { type TableJson, tableJson } from "./stats/table-view.ts";
 import { StateBook } from "./upstream/state.ts";
 import { VERSION } from "./version.ts";
 import { startWorkerGroup } from "./workers/group.ts";
+
+/** How often a taking-over instance tries the admin address its predecessor still holds. */
+const ADMIN_RETRY_MS = 250;
 
 /** The listening side, whether it runs on this thread or on worker threads. */
 interface Serving {
@@ -34,7 +37,11 @@ async function startServing(
   states: StateBook,
   exhaustion: Exhaustion,
   log: Logger,
+  takeover: boolean,
 ): Promise<Serving> {
+  // Listeners bind with SO_REUSEPORT wherever the runtime can, so that a later instance can take over
+  // (--takeover). Unless this one is taking over, first make sure nobody else holds the addresses.
+  if (runtime.net.supportsReusePort && !takeover) await ensureFree(runtime.net, config.listeners);
   if (config.workers > 1) {
     if (runtime.net.supportsReusePort) return await startWorkerGroup(runtime, config, collector, states, log);
     // Node 20 has no SO_REUSEPORT and worker threads cannot share a listening socket.
@@ -47,7 +54,8 @@ async function startServing(
   const { clock } = runtime;
   const sessions = new Sessions(collector.total, collector.recent);
   collector.addSource(() => sessions.foldAll());
-  const listeners = new Listeners({ net: runtime.net, clock, log, collector, states, sessions, exhaustion });
+  const reusePort = runtime.net.supportsReusePort;
+  const listeners = new Listeners({ net: runtime.net, clock, log, collector, states, sessions, exhaustion, reusePort });
   await listeners.start(config);
   return {
     addresses: () => listeners.addresses(),
@@ -81,25 +89,46 @@ export interface Sluice {
  * await sluice.shutdown();
  * ```
  */
-export async function startSluice(runtime: Runtime, config: Config, options: { log?: Logger } = {}): Promise<Sluice> {
+export async function startSluice(
+  runtime: Runtime,
+  config: Config,
+  options: { log?: Logger; takeover?: boolean } = {},
+): Promise<Sluice> {
   const log = options.log ?? createLogger(runtime, config);
   const info = { version: VERSION, runtime: runtime.name, runtimeVersion: runtime.version };
   const collector = new Collector(info, runtime.clock);
   const states = new StateBook();
   const exhaustion = new Exhaustion(log);
-  const serving = await startServing(runtime, config, collector, states, exhaustion, log);
+  const takeover = options.takeover === true;
+  const serving = await startServing(runtime, config, collector, states, exhaustion, log, takeover);
   let admin: HttpServer | undefined;
+  let adminRetry: unknown;
+  let stopped = false;
   if (config.admin) {
     const { clock } = runtime;
     const app = createAdminApp({ collector, states, clock, exhaustion, connections: serving.connections });
     const onError = (error: string) => exhaustion.report("admin", error, clock.now());
+    const serveAdmin = () => runtime.http.serve({ ...config.admin!.listen, onError }, app.fetch);
     try {
-      admin = await runtime.http.serve({ ...config.admin.listen, onError }, app.fetch);
+      admin = await serveAdmin();
+      log.info("admin.start", { address: formatAddress(admin.address) });
     } catch (error) {
-      await serving.shutdown(0);
-      throw error;
+      // The instance being taken over keeps its admin address until it has drained.
+      if (!takeover || !/address in use/.test((error as Error).message)) {
+        await serving.shutdown(0);
+        throw error;
+      }
+      log.info("admin.waiting", { address: formatAddress(config.admin.listen), reason: "address in use" });
+      adminRetry = runtime.clock.setInterval(() => {
+        serveAdmin().then((server) => {
+          runtime.clock.clearInterval(adminRetry);
+          adminRetry = undefined;
+          if (stopped) return void server.close();
+          admin = server;
+          log.info("admin.start", { address: formatAddress(server.address) });
+        }, () => {});
+      }, ADMIN_RETRY_MS);
     }
-    log.info("admin.start", { address: formatAddress(admin.address) });
   }
   collector.start();
   return {
@@ -108,8 +137,12 @@ export async function startSluice(runtime: Runtime, config: Config, options: { l
     states,
     log,
     listeners: () => serving.addresses(),
-    adminAddress: admin?.address,
+    get adminAddress() {
+      return admin?.address;
+    },
     async shutdown() {
+      stopped = true;
+      if (adminRetry !== undefined) runtime.clock.clearInterval(adminRetry);
       const result = await serving.shutdown(config.drainTimeoutMs);
       await admin?.close();
       collector.stop();

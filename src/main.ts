@@ -11,6 +11,7 @@ import { loadSource } from "./config/sources.ts";
 import { type Demo, startDemo } from "./demo.ts";
 import { formatAddress } from "./net/address.ts";
 import type { Runtime } from "./runtime/types.ts";
+import { readPid, removePid, signalPredecessor, writePid } from "./pidfile.ts";
 import { VERSION } from "./version.ts";
 
 /** Exit codes: 0 fine, 1 configuration or start-up failure, 2 bad command line. */
@@ -38,6 +39,7 @@ export async function main(runtime: Runtime): Promise<number> {
   if (command.source.type === "demo" && command.kind === "run") demo = await startDemo(runtime);
   const loaded = await loadSource(command.source, command.overrides, {
     readTextFile: runtime.host.readTextFile,
+    localHosts: runtime.host.localAddresses(),
     // --validate --demo checks the demo's shape without starting its backends.
     demoBackends: demo?.backends ?? ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"],
   });
@@ -66,11 +68,23 @@ export async function main(runtime: Runtime): Promise<number> {
   }
 
   const log = createLogger(runtime, loaded.config);
+  const { pidFile, takeover } = command.process;
+  if (takeover && !runtime.net.supportsReusePort) {
+    log.error("start.failed", {
+      error: `--takeover binds beside the running instance with SO_REUSEPORT, which ${runtime.name} ` +
+        `${runtime.version} cannot do here`,
+    });
+    log.flush();
+    return EXIT.failed;
+  }
+  const predecessor = takeover ? await readPid(runtime.host, pidFile!) : undefined;
   let sluice;
   try {
-    sluice = await startSluice(runtime, loaded.config, { log });
+    sluice = await startSluice(runtime, loaded.config, { log, takeover });
+    if (pidFile !== undefined) await writePid(runtime.host, pidFile);
   } catch (error) {
     log.error("start.failed", { error: (error as Error).message });
+    await sluice?.shutdown(); // started, but its pid file could not be written
     log.flush();
     await demo?.close();
     return EXIT.failed;
@@ -90,13 +104,16 @@ export async function main(runtime: Runtime): Promise<number> {
     );
   }
 
-  const signal = await waitForSignal(runtime, () => {
+  const stopping = waitForSignal(runtime, () => {
     log.warn("shutdown.forced", {});
     log.flush();
     runtime.host.exit(EXIT.failed);
   });
+  if (takeover) signalPredecessor(runtime.host, log, predecessor);
+  const signal = await stopping;
   log.info("shutdown.start", { signal, drain_timeout_ms: loaded.config.drainTimeoutMs });
   await sluice.shutdown();
+  if (pidFile !== undefined) await removePid(runtime.host, pidFile);
   await demo?.close();
   return EXIT.ok;
 }

@@ -30,6 +30,14 @@ describe(`command line on ${runtimeName}`, () => {
     assert.match(r.stdout, /LISTEN BACKEND/);
   });
 
+  test("a backend that is the proxy itself is refused by --validate and at start-up", async () => {
+    for (const flag of [["--validate"], []]) {
+      const r = await runSluice([...flag, "127.0.0.1:7345", "127.0.0.1:7345", "--admin", "off"]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /backends\[0\]\.address: 127\.0\.0\.1:7345 is this proxy's own listener/);
+    }
+  });
+
   test("bad arguments exit 2 with a reason", async () => {
     for (
       const [args, reason] of [

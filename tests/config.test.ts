@@ -138,7 +138,9 @@ describe("the configuration file", () => {
         balance: "weighted",
         connectTimeoutMs: 5000,
         idleTimeoutMs: 600_000,
+        halfCloseTimeoutMs: 30_000,
         retries: 2,
+        maxConnections: 4096,
         maxFails: 1,
         failTimeoutMs: 10_000,
         backends: [{ address: { host: "10.0.0.5", port: 80 }, weight: 1, name: "10.0.0.5:80" }],
@@ -235,6 +237,52 @@ describe("the configuration file", () => {
   });
 });
 
+describe("self loops", () => {
+  const loops = (listen: string, backend: string, localHosts: string[] = []) => {
+    const r = loadToml(`[[listeners]]\nlisten = "${listen}"\nbackends = [{ address = "${backend}" }]`, { localHosts });
+    return r.ok ? [] : r.issues.map((i) => `${i.path}: ${i.message}`);
+  };
+
+  test("a backend equal to the proxy's own listen address is refused, naming both", () => {
+    assert.deepEqual(loops("127.0.0.1:7000", "127.0.0.1:7000"), [
+      "listeners[0].backends[0].address: 127.0.0.1:7000 is this proxy's own listener listeners[0] (127.0.0.1:7000); forwarding to it would loop",
+    ]);
+  });
+
+  test("a wildcard listener loops with any local address, localhost names and the wildcard itself", () => {
+    for (
+      const backend of [
+        "10.1.2.3:7000",
+        "127.0.0.5:7000",
+        "localhost:7000",
+        "app.localhost:7000",
+        "[::1]:7000",
+        "0.0.0.0:7000",
+      ]
+    ) {
+      assert.equal(loops("0.0.0.0:7000", backend, ["10.1.2.3"]).length, 1, backend);
+    }
+    assert.equal(loops("[::]:7000", "10.1.2.3:7000", ["10.1.2.3"]).length, 1);
+  });
+
+  test("localhost reaches a loopback listener; other addresses, ports and port 0 do not loop", () => {
+    assert.equal(loops("127.0.0.1:7000", "localhost:7000").length, 1);
+    assert.deepEqual(loops("127.0.0.1:7000", "127.0.0.2:7000"), []);
+    assert.deepEqual(loops("127.0.0.1:7000", "127.0.0.1:7001"), []);
+    assert.deepEqual(loops("0.0.0.0:7000", "10.9.9.9:7000", ["10.1.2.3"]), []);
+    assert.deepEqual(loops("127.0.0.1:0", "127.0.0.1:1"), []);
+  });
+
+  test("another listener of the same file counts too", () => {
+    const r = loadToml(
+      `[[listeners]]\nlisten = "127.0.0.1:7000"\nbackends = [{ address = "127.0.0.1:7001" }]\n` +
+        `[[listeners]]\nlisten = "127.0.0.1:7001"\nbackends = [{ address = "10.0.0.5:80" }]`,
+    );
+    assert.equal(r.ok, false);
+    assert.match((r as { issues: { message: string }[] }).issues[0].message, /own listener listeners\[1\]/);
+  });
+});
+
 describe("arguments", () => {
   test("quick mode: LISTEN and BACKEND[@weight], with options in any position", () => {
     const cmd = parseArgs([
@@ -261,6 +309,7 @@ describe("arguments", () => {
         },
       },
       overrides: { admin: false, logLevel: "debug" },
+      process: { pidFile: undefined, takeover: false },
     });
   });
 
@@ -269,7 +318,17 @@ describe("arguments", () => {
       kind: "validate",
       source: { type: "file", path: "s.toml" },
       overrides: { workers: 2 },
+      process: { pidFile: undefined, takeover: false },
     });
+  });
+
+  test("--takeover needs --pid-file; both are read", () => {
+    assert.deepEqual(parseArgs(["-c", "s.toml", "--takeover"]), {
+      kind: "usage-error",
+      message: "--takeover needs --pid-file FILE, where the running instance wrote its pid",
+    });
+    const cmd = parseArgs(["-c", "s.toml", "--pid-file", "/run/s.pid", "--takeover"]);
+    assert.deepEqual(cmd.kind === "run" && cmd.process, { pidFile: "/run/s.pid", takeover: true });
   });
 
   test("conflicting or malformed arguments are usage errors with a reason", () => {

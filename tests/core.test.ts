@@ -9,6 +9,8 @@ import { Logger } from "../src/log.ts";
 import { configFor, fakeSluice } from "./helpers/core.ts";
 import { ManualClock, settle } from "./helpers/fakes.ts";
 
+const NO_TIMEOUTS = { idleTimeoutMs: 0, halfCloseTimeoutMs: 0 };
+
 describe("TcpProxy on a fake network", () => {
   test("dial tries at most 1 + retries backends, each once, then rejects the client", async () => {
     const { network, collector, listener, events } = await fakeSluice(configFor([1, 2, 3, 4, 5], { retries: 2 }));
@@ -151,15 +153,38 @@ describe("Sessions", () => {
     assert.equal(relay.client.aborted, false, "1.1 s after the activity, under a second after it was seen");
     clock.advance(300);
     assert.equal(relay.client.aborted, true);
+    assert.equal(relay.endedBy, "close", "with FINs, not resets");
     await settle();
     assert.equal(collector.recent.list()[0].closeReason, "idle_timeout");
+  });
+
+  test("once either side sent its FIN, half_close_timeout replaces idle_timeout", async () => {
+    const { network, clock, collector } = await fakeSluice(
+      configFor([1], { idle_timeout: "10m", half_close_timeout: "1s" }),
+    );
+    network.accept();
+    await settle();
+    const relay = network.relays[0];
+    clock.advance(5000);
+    assert.equal(relay.client.aborted, false, "a quiet connection is fine under the idle timeout");
+    relay.halfClosed = true;
+    clock.advance(1300);
+    assert.equal(relay.endedBy, "close");
+    await settle();
+    assert.equal(collector.recent.list()[0].closeReason, "half_close_timeout");
   });
 
   test("the recent ring keeps only the newest closed sessions", async () => {
     const { sessions, collector, clock, listener } = await fakeSluice(configFor([1]));
     const capacity = collector.recent.capacity;
     for (let i = 0; i < capacity + 10; i++) {
-      const session = sessions.open(listener(), { host: "192.0.2.1", port: i }, 0, clock.now(), clock.wallNow());
+      const session = sessions.open(
+        listener(),
+        { host: "192.0.2.1", port: i },
+        NO_TIMEOUTS,
+        clock.now(),
+        clock.wallNow(),
+      );
       sessions.close(session, "client_closed", undefined, clock.now());
     }
     const recent = collector.recent.list();

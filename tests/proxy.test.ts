@@ -17,6 +17,7 @@ import {
   digestUntilEnd,
   ended,
   exchange,
+  howEnded,
   readAll,
   replyAfterRequest,
   sendRandom,
@@ -238,6 +239,65 @@ describe(`proxy end to end on ${runtime.name}`, () => {
     chatty.end();
     await ended(chatty);
     await waitFor(() => sluice.collector.total.active === 0);
+  });
+
+  test("an idle timeout ends both sides with a FIN, not a reset", async () => {
+    let backendSide: Promise<"fin" | "reset"> | undefined;
+    const b = await backend((socket) => (backendSide = howEnded(socket)));
+    const { port, events } = await proxy([b.port], { idle_timeout: "300ms" });
+    const client = await connect(port);
+    assert.equal(await howEnded(client), "fin", "the client got a FIN");
+    client.destroy();
+    assert.ok(await waitFor(() => backendSide !== undefined));
+    assert.equal(await backendSide, "fin", "the backend got a FIN");
+    assert.ok(await waitFor(() => events("conn.close").some((e) => e.reason === "idle_timeout")));
+  });
+
+  test("after the client's FIN, a silent backend is cut at half_close_timeout, long before idle_timeout", async () => {
+    const b = await backend(() => {}); // reads the FIN, never answers, never closes
+    const { sluice, port, events } = await proxy([b.port], { idle_timeout: "10m", half_close_timeout: "300ms" });
+    const client = await connect(port);
+    client.end("request");
+    const start = Date.now();
+    assert.equal(await howEnded(client), "fin");
+    assert.ok(Date.now() - start >= 300, "not before the half-close timeout");
+    assert.ok(await waitFor(() => sluice.collector.total.active === 0));
+    assert.equal(events("conn.close").filter((e) => e.reason === "half_close_timeout").length, 1);
+    client.destroy();
+  });
+
+  test("a loop the validator cannot see (two proxies forwarding to each other) is bounded by max_connections", async () => {
+    const bPort = await deadPort();
+    const a = await proxy([bPort], { max_connections: 20 });
+    const b = await proxy([a.port], { max_connections: 20, listen: `127.0.0.1:${bPort}` });
+    const client = await connect(a.port);
+    client.on("error", () => {});
+    client.write("x");
+    const refused = () => listenerOf(a.sluice).rejected.max_connections + listenerOf(b.sluice).rejected.max_connections;
+    assert.ok(await waitFor(() => refused() > 0, 10_000), "the cap refused the loop");
+    client.destroy();
+    const idle = () => a.sluice.collector.total.active === 0 && b.sluice.collector.total.active === 0;
+    assert.ok(await waitFor(idle, 10_000), "the chain unwinds");
+    const total = listenerOf(a.sluice).connections + listenerOf(b.sluice).connections;
+    assert.ok(total <= 2 * 20 + 2, `${total} connections in all`);
+  });
+
+  test("a backend that resets as it accepts is an upstream_error, never an ejection, on every runtime", async () => {
+    const b = await backend((socket) => socket.resetAndDestroy());
+    const { sluice, port, events } = await proxy([b.port], { max_fails: 1 });
+    for (let i = 0; i < 10; i++) {
+      const client = await connect(port);
+      const ended = howEnded(client);
+      client.end("ping");
+      await ended;
+      client.destroy();
+    }
+    assert.ok(await waitFor(() => sluice.collector.total.active === 0));
+    const closes = events("conn.close");
+    assert.deepEqual([...new Set(closes.map((e) => e.reason))], ["upstream_error"]);
+    const stats = backendOf(sluice, b.port);
+    assert.deepEqual([stats.connections, stats.connectErrors.reset, stats.ejections], [10, 0, 0]);
+    assert.equal(listenerOf(sluice).rejected.no_backend, 0);
   });
 
   test("shutdown stops accepting, lets a live connection finish, then resolves", async () => {

@@ -60,7 +60,17 @@ function poolChange(before: ListenerConfig, after: ListenerConfig): PoolChange {
 
 /** Settings of a listener other than its identity and backends. */
 function settingsOf(l: ListenerConfig): unknown[] {
-  return [l.name, l.balance, l.connectTimeoutMs, l.idleTimeoutMs, l.retries, l.maxFails, l.failTimeoutMs];
+  return [
+    l.name,
+    l.balance,
+    l.connectTimeoutMs,
+    l.idleTimeoutMs,
+    l.halfCloseTimeoutMs,
+    l.retries,
+    l.maxConnections,
+    l.maxFails,
+    l.failTimeoutMs,
+  ];
 }
 
 /**

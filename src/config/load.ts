@@ -7,14 +7,10 @@
 import * as v from "valibot";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { formatAddress, isWildcardHost, type SocketAddress } from "../net/address.ts";
-import { type Config, ConfigSchema, normalize } from "./schema.ts";
+import { selfLoops } from "./loops.ts";
+import { type Config, type ConfigIssue, ConfigSchema, normalize } from "./schema.ts";
 
-/** One problem in a configuration: where, and why. */
-export interface ConfigIssue {
-  /** Key path such as `listeners[1].backends[0].address`; empty for the document itself. */
-  readonly path: string;
-  readonly message: string;
-}
+export type { ConfigIssue };
 
 /** Outcome of loading a configuration. */
 export type LoadResult = { ok: true; config: Config; warnings: ConfigIssue[] } | { ok: false; issues: ConfigIssue[] };
@@ -52,17 +48,23 @@ export function parseTomlDocument(
  * if (r.ok) console.log(r.config.listeners[0].listen.port); // 8080
  * ```
  */
-export function loadToml(text: string): LoadResult {
+export function loadToml(text: string, options: LoadOptions = {}): LoadResult {
   const parsed = parseTomlDocument(text);
-  return parsed.ok ? loadObject(parsed.document) : parsed;
+  return parsed.ok ? loadObject(parsed.document, options) : parsed;
+}
+
+/** What validation needs to know about the machine. */
+export interface LoadOptions {
+  /** This machine's interface addresses: a backend on one of them at a listener's port would loop. */
+  readonly localHosts?: readonly string[];
 }
 
 /** Validates an already-parsed document (TOML or built from the command line). */
-export function loadObject(document: unknown): LoadResult {
+export function loadObject(document: unknown, options: LoadOptions = {}): LoadResult {
   const result = v.safeParse(ConfigSchema, document);
   if (!result.success) return { ok: false, issues: result.issues.map(toConfigIssue) };
   const config = normalize(result.output);
-  const issues = crossChecks(config);
+  const issues = [...crossChecks(config), ...selfLoops(config, options.localHosts ?? [])];
   return issues.length ? { ok: false, issues } : { ok: true, config, warnings: warningsFor(config) };
 }
 

@@ -55,12 +55,23 @@ export interface ListenerConfig {
   readonly connectTimeoutMs: number;
   /** 0 turns the idle timeout off. */
   readonly idleTimeoutMs: number;
+  /** Replaces the idle timeout once either side has sent its FIN; 0 leaves the idle timeout in charge. */
+  readonly halfCloseTimeoutMs: number;
   /** Further backends tried after a failed connect. */
   readonly retries: number;
+  /** Live connections past which new clients are refused (per thread); 0 for no limit. */
+  readonly maxConnections: number;
   /** Failed connects within `failTimeoutMs` that take a backend out for `failTimeoutMs`; 0 disables. */
   readonly maxFails: number;
   readonly failTimeoutMs: number;
   readonly backends: readonly BackendConfig[];
+}
+
+/** One problem in a configuration: where, and why. */
+export interface ConfigIssue {
+  /** Key path such as `listeners[1].backends[0].address`; empty for the document itself. */
+  readonly path: string;
+  readonly message: string;
 }
 
 /** A backend's identity in a pool: its address as `host:port`. */
@@ -123,7 +134,10 @@ const ListenerSchema = v.strictObject({
   balance: v.optional(v.picklist(BALANCER_NAMES), "weighted"),
   connect_timeout: v.optional(duration({ min: 1 }), "5s"),
   idle_timeout: v.optional(duration(), "10m"),
+  half_close_timeout: v.optional(duration(), "30s"),
   retries: v.optional(integer(0, 10), 2),
+  // As HAProxy's frontend maxconn: a bound on what one listener may hold, and on any forwarding loop.
+  max_connections: v.optional(integer(0, 1_000_000), 4096),
   max_fails: v.optional(integer(0, 1000), 1),
   fail_timeout: v.optional(duration({ min: 1 }), "10s"),
   backends: v.pipe(v.array(BackendSchema), v.minLength(1, "a listener needs at least one backend")),
@@ -175,7 +189,9 @@ export function normalize(raw: RawConfig): Config {
       balance: l.balance,
       connectTimeoutMs: l.connect_timeout,
       idleTimeoutMs: l.idle_timeout,
+      halfCloseTimeoutMs: l.half_close_timeout,
       retries: l.retries,
+      maxConnections: l.max_connections,
       maxFails: l.max_fails,
       failTimeoutMs: l.fail_timeout,
       backends: l.backends.map((b) => ({

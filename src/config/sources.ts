@@ -37,6 +37,8 @@ type Document = Record<string, unknown>;
 /** What reading a source needs: the file reader, and the demo's backend addresses. */
 export interface SourceContext {
   readTextFile(path: string): Promise<string>;
+  /** This machine's interface addresses, for the self-loop check. */
+  localHosts?: readonly string[];
   /** Addresses of the demo's built-in backends (only for `--demo`). */
   demoBackends?: readonly string[];
 }
@@ -78,7 +80,7 @@ export async function loadSource(
     origin = "demo";
     document = demoDocument(context.demoBackends ?? []);
   }
-  return { ...loadObject(applyOverrides(document, overrides)), origin };
+  return { ...loadObject(applyOverrides(document, overrides), { localHosts: context.localHosts }), origin };
 }
 
 function quickListener(quick: QuickListener): Document {

@@ -45,6 +45,19 @@ export interface BoundListener {
   readonly address: SocketAddress;
 }
 
+/**
+ * Binds each address without SO_REUSEPORT and lets it go again: fails with
+ * `Cannot listen on ...: address in use` when any other socket holds it,
+ * which a bind with SO_REUSEPORT would join silently instead.
+ */
+export async function ensureFree(net: Pick<NetPort, "listenTcp">, configs: readonly ListenerConfig[]): Promise<void> {
+  for (const config of configs) {
+    if (config.listen.port === 0) continue;
+    const probe = await net.listenTcp(config.listen, (conn) => conn.abort());
+    await probe.close();
+  }
+}
+
 /** The running listeners of one thread. */
 export class Listeners {
   private readonly deps: ListenersDeps;
@@ -182,7 +195,8 @@ export class Listeners {
   /** Sweeps often enough that an idle timeout fires within a quarter of itself. */
   private schedule(): void {
     const { clock } = this.deps;
-    const idle = [...this.proxies.values()].map((p) => p.config.idleTimeoutMs).filter((ms) => ms > 0);
+    const idle = [...this.proxies.values()].flatMap((p) => [p.config.idleTimeoutMs, p.config.halfCloseTimeoutMs])
+      .filter((ms) => ms > 0);
     const every = Math.min(1000, Math.max(25, Math.floor(Math.min(...idle, 4000) / 4)));
     if (this.sweepTimer !== undefined) clock.clearInterval(this.sweepTimer);
     this.sweepTimer = clock.setInterval(() => this.sweep(), every);

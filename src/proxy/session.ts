@@ -13,12 +13,21 @@ import type { Backend } from "../upstream/backend.ts";
 
 export type { CloseReason };
 
+/** The inactivity limits of a session (a listener's config has them). */
+export interface SessionTimeouts {
+  /** No bytes either way for this long ends the session; 0 never. */
+  readonly idleTimeoutMs: number;
+  /** Replaces the idle timeout once either side sent its FIN; 0 leaves the idle timeout in charge. */
+  readonly halfCloseTimeoutMs: number;
+}
+
 /** A live or recently closed session. */
 export class Session implements RelayTally, SessionRecord {
   readonly id: number;
   readonly listener: ListenerCounters;
   readonly client: SocketAddress;
   readonly idleTimeoutMs: number;
+  readonly halfCloseTimeoutMs: number;
   readonly startedAt: number;
   readonly startedWall: number;
   /** The client's hash key, for balancers that need one; 0 otherwise. */
@@ -43,14 +52,15 @@ export class Session implements RelayTally, SessionRecord {
     id: number,
     listener: ListenerCounters,
     client: SocketAddress,
-    idleTimeoutMs: number,
+    timeouts: SessionTimeouts,
     startedAt: number,
     startedWall: number,
   ) {
     this.id = id;
     this.listener = listener;
     this.client = client;
-    this.idleTimeoutMs = idleTimeoutMs;
+    this.idleTimeoutMs = timeouts.idleTimeoutMs;
+    this.halfCloseTimeoutMs = timeouts.halfCloseTimeoutMs;
     this.startedAt = startedAt;
     this.startedWall = startedWall;
     this.idleSince = startedAt;

@@ -10,7 +10,7 @@ import type { SocketAddress } from "../net/address.ts";
 import type { ListenerCounters, TotalCounters } from "../stats/counters.ts";
 import type { RecentSessions } from "../stats/recent.ts";
 import type { Backend } from "../upstream/backend.ts";
-import { type CloseReason, Session } from "./session.ts";
+import { type CloseReason, Session, type SessionTimeouts } from "./session.ts";
 
 /** Spreads session ids over worker threads: worker i of n numbers its sessions i+1, i+1+n, ... */
 export interface IdSpace {
@@ -43,11 +43,11 @@ export class Sessions {
   open(
     listener: ListenerCounters,
     client: SocketAddress,
-    idleTimeoutMs: number,
+    timeouts: SessionTimeouts,
     now: number,
     wallNow: number,
   ): Session {
-    const session = new Session(this.nextId, listener, client, idleTimeoutMs, now, wallNow);
+    const session = new Session(this.nextId, listener, client, timeouts, now, wallNow);
     this.nextId += this.idStep;
     this.live.add(session);
     listener.connections++;
@@ -121,19 +121,26 @@ export class Sessions {
   }
 
   /**
-   * Aborts relaying sessions that moved no bytes for their idle timeout.
-   * Compares byte counts between sweeps, so the relay never reads a clock.
+   * Ends relaying sessions that moved no bytes for their idle timeout, or
+   * for their half-close timeout once either side sent its FIN, with FINs
+   * rather than resets. Compares byte counts between sweeps, so the relay
+   * never reads a clock.
    */
   sweepIdle(now: number): void {
     for (const session of this.live) {
-      if (session.idleTimeoutMs === 0 || session.relay === undefined) continue;
-      session.relay.readTally?.();
+      const relay = session.relay;
+      if (relay === undefined) continue;
+      const halfClosed = session.halfCloseTimeoutMs > 0 && relay.halfClosed;
+      const limit = halfClosed ? session.halfCloseTimeoutMs : session.idleTimeoutMs;
+      if (limit === 0) continue;
+      relay.readTally?.();
       const seen = session.toUpstream + session.toClient;
       if (seen !== session.activitySeen) {
         session.activitySeen = seen;
         session.idleSince = now;
-      } else if (now - session.idleSince >= session.idleTimeoutMs) {
-        this.abort(session, "idle_timeout");
+      } else if (now - session.idleSince >= limit) {
+        session.abortReason ??= halfClosed ? "half_close_timeout" : "idle_timeout";
+        relay.close();
       }
     }
   }

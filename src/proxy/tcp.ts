@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { AdmitRule } from "../admit/admit.ts";
+import { admission, type AdmitRule } from "../admit/admit.ts";
 import { hashKey } from "../balance/hash-key.ts";
 import type { ListenerConfig } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
@@ -25,6 +25,9 @@ import type { Pool, PoolUpdate } from "../upstream/pool.ts";
 import type { Exhaustion } from "./exhaustion.ts";
 import type { CloseReason, Session } from "./session.ts";
 import type { Sessions } from "./sessions.ts";
+
+/** A dial whose backend reset the connection as it was accepted. */
+const RESET = Symbol("reset");
 
 /** What a TCP listener needs; injected so tests can swap any part. */
 export interface TcpProxyDeps {
@@ -48,6 +51,8 @@ export class TcpProxy {
   readonly pool: Pool;
   private readonly deps: TcpProxyDeps;
   private readonly route: Router;
+  /** The admission stage: this listener's cap, then the rules it was given. */
+  private readonly admit: AdmitRule;
   private listener: TcpListener | undefined;
 
   constructor(config: ListenerConfig, counters: ListenerCounters, pool: Pool, deps: TcpProxyDeps) {
@@ -56,6 +61,11 @@ export class TcpProxy {
     this.pool = pool;
     this.deps = deps;
     this.route = deps.route ?? singlePool(pool);
+    const cap: AdmitRule = () => {
+      const max = this.config.maxConnections;
+      return max > 0 && this.counters.active >= max ? "max_connections" : undefined;
+    };
+    this.admit = admission(deps.admit ? [cap, deps.admit] : [cap])!;
   }
 
   /** The bound address once started. */
@@ -93,19 +103,11 @@ export class TcpProxy {
   };
 
   private async serve(client: TcpConnection): Promise<void> {
-    const { clock, sessions, log, admit } = this.deps;
+    const { clock, sessions, log } = this.deps;
     // admit
-    if (admit !== undefined) {
-      const reason = admit(client.remote, this.config.key);
-      if (reason !== undefined) return this.refuse(client, reason);
-    }
-    const session = sessions.open(
-      this.counters,
-      client.remote,
-      this.config.idleTimeoutMs,
-      clock.now(),
-      clock.wallNow(),
-    );
+    const refusal = this.admit(client.remote, this.config.key);
+    if (refusal !== undefined) return this.refuse(client, refusal);
+    const session = sessions.open(this.counters, client.remote, this.config, clock.now(), clock.wallNow());
     if (log.enabled("debug")) {
       log.debug("conn.open", { id: session.id, listener: this.config.name, client: formatAddress(client.remote) });
     }
@@ -114,8 +116,12 @@ export class TcpProxy {
     const upstream = pool ? await this.dial(session, pool) : undefined;
     if (session.abortReason) {
       client.abort();
-      upstream?.abort();
+      if (upstream !== RESET) upstream?.abort();
       return this.account(session, session.abortReason, undefined);
+    }
+    if (upstream === RESET) {
+      client.abort();
+      return this.account(session, "upstream_error", "the backend reset the connection as it accepted it");
     }
     if (!upstream) {
       client.abort();
@@ -131,7 +137,7 @@ export class TcpProxy {
   }
 
   /** Tries up to 1 + retries backends; returns the upstream connection or undefined. */
-  private async dial(session: Session, pool: Pool): Promise<TcpConnection | undefined> {
+  private async dial(session: Session, pool: Pool): Promise<TcpConnection | typeof RESET | undefined> {
     const { clock, sessions, log, net } = this.deps;
     if (pool.needsKey) session.key = hashKey(session.client.host);
     let tried: Backend[] | undefined;
@@ -156,8 +162,16 @@ export class TcpProxy {
         pool.reportSuccess(backend);
         return upstream;
       } catch (error) {
-        sessions.detach(session);
         const reason: ConnectFailure = error instanceof ConnectError ? error.reason : "error";
+        if (reason === "reset") {
+          // The backend accepted and reset at once. Whether that shows as a failed connect or as an error
+          // right after it is a race inside the runtime; it is counted the same either way: a connection
+          // made, then ended by the backend (no ejection, no retry, as for any error after connecting).
+          backend.counters.connections++;
+          pool.reportSuccess(backend);
+          return RESET;
+        }
+        sessions.detach(session);
         backend.counters.connectErrors[reason]++;
         // Our own failure (out of descriptors) says nothing about the backend, and another would fail alike.
         const local = reason === "local";

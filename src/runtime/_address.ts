@@ -29,3 +29,8 @@ export function normalizeIp(ip: string): string {
 export function socketAddress(host: string | undefined, port: number | undefined): SocketAddress {
   return { host: normalizeIp(host ?? ""), port: port ?? 0 };
 }
+
+/** The addresses in what `os.networkInterfaces()` returns (Node and Bun). */
+export function interfaceAddresses(interfaces: Record<string, { address: string }[] | undefined>): string[] {
+  return Object.values(interfaces).flatMap((list) => (list ?? []).map((i) => normalizeIp(i.address)));
+}

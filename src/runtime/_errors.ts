@@ -119,3 +119,22 @@ export function errorText(error: unknown): string {
   const e = error as { code?: string; message?: string };
   return e?.code ? `${e.code}` : String(e?.message ?? error);
 }
+
+/**
+ * Sends a signal through the runtime's `kill`; false when the process does
+ * not exist (ESRCH), other errors (EPERM) are thrown.
+ */
+export function signalProcess<S extends string>(
+  kill: (pid: number, signal: S) => void,
+  pid: number,
+  signal: S,
+): boolean {
+  try {
+    kill(pid, signal);
+    return true;
+  } catch (error) {
+    const e = error as { code?: string; name?: string };
+    if (e?.code === "ESRCH" || e?.name === "NotFound") return false;
+    throw error;
+  }
+}

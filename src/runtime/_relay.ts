@@ -40,6 +40,8 @@ export abstract class RelayCore<C extends TcpConnection> implements Relay {
   protected outcome: RelayOutcome | undefined = undefined;
   /** Set by the first {@linkcode fail}; later errors are consequences and change nothing. */
   protected failed = false;
+  /** Set by {@linkcode close}: {@linkcode destroy} should send FINs, not resets. */
+  protected graceful = false;
   private error: string | undefined = undefined;
   private socketsClosed = false;
   private settled = false;
@@ -55,6 +57,17 @@ export abstract class RelayCore<C extends TcpConnection> implements Relay {
   /** Closes both sockets now; `done` then reports `aborted`. */
   abort(): void {
     this.fail("aborted", undefined);
+  }
+
+  /** Like {@linkcode abort}, but {@linkcode destroy} ends both sides with a FIN. */
+  close(): void {
+    this.graceful = true;
+    this.fail("aborted", undefined);
+  }
+
+  /** True once either side's end-of-stream was seen, while the relay has not failed. */
+  get halfClosed(): boolean {
+    return !this.failed && this.outcome !== undefined;
   }
 
   /**
@@ -88,6 +101,6 @@ export abstract class RelayCore<C extends TcpConnection> implements Relay {
     this.resolveDone({ outcome: this.outcome ?? "client_closed", error: this.error });
   }
 
-  /** Closes both sockets now, both directions at once. Called at most once. */
+  /** Closes both sockets now, both directions at once (with FINs when {@linkcode graceful}). Called at most once. */
   protected abstract destroy(): void;
 }

@@ -109,6 +109,13 @@ export interface Relay {
   /** Closes both sockets now; `done` then reports `aborted`. */
   abort(): void;
   /**
+   * Ends both sides with a FIN, never a reset (an idle or half-close timeout
+   * on a quiet connection), and releases the sockets; `done` then reports `aborted`.
+   */
+  close(): void;
+  /** True once either side's end-of-stream was seen and passed on, while the relay has not failed. */
+  readonly halfClosed: boolean;
+  /**
    * Brings the tally up to date, for a relay that leaves counting to the
    * runtime's own byte counters instead of adding per chunk.
    */
@@ -210,6 +217,16 @@ export interface HostPort {
   readonly args: readonly string[];
   env(name: string): string | undefined;
   readTextFile(path: string): Promise<string>;
+  /** Writes `text` to `path` (replacing it). */
+  writeTextFile(path: string, text: string): Promise<void>;
+  /** Removes `path`; no error when it is already gone. */
+  removeFile(path: string): Promise<void>;
+  /** This process's id. */
+  readonly pid: number;
+  /** Sends `signal` to process `pid`; false when there is no such process. */
+  kill(pid: number, signal: SignalName): boolean;
+  /** Every address of this machine's network interfaces (loopback included), for loop checks. */
+  localAddresses(): string[];
   /** Registers a signal handler; returns a function that removes it. */
   onSignal(signal: SignalName, handler: () => void): () => void;
   /** Writes to standard output. */

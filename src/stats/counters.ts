@@ -10,9 +10,9 @@ import { CONNECT_FAILURES, type ConnectFailure } from "../runtime/types.ts";
 export { CONNECT_FAILURES, type ConnectFailure };
 
 /** Why a client was turned away before any bytes were relayed. */
-export type RejectReason = "no_backend";
+export type RejectReason = "no_backend" | "max_connections";
 /** All reject reasons, so counters start at zero and metrics show every label. */
-export const REJECT_REASONS: readonly RejectReason[] = ["no_backend"];
+export const REJECT_REASONS: readonly RejectReason[] = ["no_backend", "max_connections"];
 
 const zeroes = <K extends string>(keys: readonly K[]) =>
   Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;

@@ -15,6 +15,7 @@ export type CloseReason =
   | "client_error"
   | "upstream_error"
   | "idle_timeout"
+  | "half_close_timeout"
   | "shutdown"
   | "no_backend";
 

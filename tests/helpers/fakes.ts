@@ -125,9 +125,18 @@ export class FakeRelay implements Relay {
     this.tally = tally;
     this.done = new Promise((resolve) => (this.finish = resolve));
   }
+  /** Set by a test when a side's FIN was passed on. */
+  halfClosed = false;
+  /** How the relay was ended by us: `abort` (resets) or `close` (FINs). */
+  endedBy: "abort" | "close" | undefined;
   abort(): void {
+    this.endedBy ??= "abort";
     this.client.aborted = this.upstream.aborted = true;
     this.finish({ outcome: "aborted" });
+  }
+  close(): void {
+    this.endedBy ??= "close";
+    this.abort();
   }
 }
 

@@ -105,6 +105,15 @@ export function ended(socket: net.Socket): Promise<void> {
   });
 }
 
+/** How the peer ended a socket: `fin` (end-of-stream) or `reset` (an error such as ECONNRESET). */
+export function howEnded(socket: net.Socket): Promise<"fin" | "reset"> {
+  return new Promise((resolve) => {
+    socket.once("end", () => resolve("fin"));
+    socket.once("error", () => resolve("reset"));
+    socket.resume();
+  });
+}
+
 /** Resolves when the socket has closed (for any reason). */
 export function closed(socket: net.Socket): Promise<void> {
   return new Promise((resolve) => (socket.closed ? resolve() : socket.once("close", () => resolve())));

@@ -3,10 +3,16 @@
  *
  * @module
  */
+import { rm, writeFile } from "node:fs/promises";
+import { networkInterfaces } from "node:os";
+import { interfaceAddresses } from "../_address.ts";
+import { signalProcess } from "../_errors.ts";
 import type { HostPort, SignalName } from "../types.ts";
 import { bun } from "./api.ts";
 
 interface NodeishProcess {
+  pid: number;
+  kill(pid: number, signal: string): void;
   argv: string[];
   env: Record<string, string | undefined>;
   on(signal: string, handler: () => void): void;
@@ -23,6 +29,11 @@ export function createBunHost(): HostPort {
     args: proc.argv.slice(2),
     env: (name) => proc.env[name],
     readTextFile: (path) => bun().file(path).text(),
+    writeTextFile: (path, text) => writeFile(path, text),
+    removeFile: (path) => rm(path, { force: true }),
+    pid: proc.pid,
+    kill: (pid, signal) => signalProcess((p, s) => proc.kill(p, s), pid, signal),
+    localAddresses: () => interfaceAddresses(networkInterfaces()),
     onSignal(signal: SignalName, handler: () => void) {
       proc.on(signal, handler);
       return () => proc.off(signal, handler);

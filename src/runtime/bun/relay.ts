@@ -98,13 +98,19 @@ export class BunRelay extends RelayCore<BunConnection> {
   }
 
   /**
-   * terminate() is final, and the shared close handler ignores sockets closed
-   * this way, so the relay is over as soon as both are terminated.
+   * terminate() (a reset) and end() (a FIN, for close()) are both final, and
+   * the shared close handler ignores sockets closed either way, so the relay
+   * is over as soon as both are.
    */
   protected destroy(): void {
     this.client.pending = this.upstream.pending = undefined;
-    this.client.abort();
-    this.upstream.abort();
+    if (this.graceful) {
+      this.client.closeGracefully();
+      this.upstream.closeGracefully();
+    } else {
+      this.client.abort();
+      this.upstream.abort();
+    }
     this.settle();
   }
 

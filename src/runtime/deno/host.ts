@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { signalProcess } from "../_errors.ts";
 import type { HostPort, SignalName } from "../types.ts";
 
 const encoder = new TextEncoder();
@@ -20,6 +21,14 @@ export function createDenoHost(): HostPort {
     args: Deno.args,
     env: (name) => Deno.env.get(name),
     readTextFile: (path) => Deno.readTextFile(path),
+    writeTextFile: (path, text) => Deno.writeTextFile(path, text),
+    removeFile: (path) =>
+      Deno.remove(path).catch((error) => {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      }),
+    pid: Deno.pid,
+    kill: (pid, signal) => signalProcess((p, s) => Deno.kill(p, s), pid, signal),
+    localAddresses: () => Deno.networkInterfaces().map((i) => i.address),
     onSignal(signal: SignalName, handler: () => void) {
       Deno.addSignalListener(signal, handler);
       return () => Deno.removeSignalListener(signal, handler);

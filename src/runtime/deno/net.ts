@@ -24,7 +24,7 @@ function listenTcp(options: ListenTcpOptions, onConnection: (conn: DenoConnectio
     return Promise.reject(listenError(options, error));
   }
   let open = true;
-  (async () => {
+  const accepting = (async () => {
     while (open) {
       let conn: Deno.TcpConn;
       try {
@@ -42,12 +42,13 @@ function listenTcp(options: ListenTcpOptions, onConnection: (conn: DenoConnectio
   const bound = listener.addr as Deno.NetAddr;
   return Promise.resolve({
     address: socketAddress(bound.hostname, bound.port),
+    // Resolves once the accept loop has ended, so the address is free again for the next bind.
     close() {
       if (open) {
         open = false;
         listener.close();
       }
-      return Promise.resolve();
+      return accepting;
     },
   });
 }

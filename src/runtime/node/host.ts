@@ -4,7 +4,10 @@
  * @module
  */
 import process from "node:process";
-import { readFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
+import { networkInterfaces } from "node:os";
+import { interfaceAddresses } from "../_address.ts";
+import { signalProcess } from "../_errors.ts";
 import type { HostPort, SignalName } from "../types.ts";
 
 /** The process as Node shows it. */
@@ -12,6 +15,11 @@ export const nodeHost: HostPort = {
   args: process.argv.slice(2),
   env: (name) => process.env[name],
   readTextFile: (path) => readFile(path, "utf8"),
+  writeTextFile: (path, text) => writeFile(path, text),
+  removeFile: (path) => rm(path, { force: true }),
+  pid: process.pid,
+  kill: (pid, signal) => signalProcess((p, s) => process.kill(p, s), pid, signal),
+  localAddresses: () => interfaceAddresses(networkInterfaces()),
   onSignal(signal: SignalName, handler: () => void) {
     process.on(signal, handler);
     return () => void process.off(signal, handler);

@@ -1,0 +1,115 @@
+/**
+ * Two instances and one port, through the real entry point: a second
+ * instance may not silently join a port that another holds (with any number
+ * of worker threads), and `--takeover` hands the port over under a steady
+ * stream of new connections without refusing one.
+ */
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { exchange, replyAfterRequest, startServer, type TestServer } from "./helpers/net.ts";
+import { runtimeName, type SluiceProcess, startSluice, tempFile } from "./helpers/spawn.ts";
+
+const cleanups: (() => unknown)[] = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+/** A port nothing listens on now. */
+async function freePort(): Promise<number> {
+  const server = await startServer(() => {});
+  await server.close();
+  return server.port;
+}
+
+function spawnSluice(args: string[]): SluiceProcess {
+  const proc = startSluice(args);
+  cleanups.push(() => (proc.kill("SIGKILL"), proc.exited));
+  return proc;
+}
+
+/** Runtimes whose listeners can share a port (SO_REUSEPORT); Node 20 cannot. */
+const canShare = runtimeName !== "node";
+
+describe(`one port, two instances, on ${runtimeName}`, () => {
+  let backend: TestServer;
+
+  test("a second instance on a port another holds fails with address in use, with 1 or 2 workers", async () => {
+    backend = await startServer(replyAfterRequest("pong"));
+    cleanups.push(() => backend.close());
+    const port = await freePort();
+    const first = spawnSluice([`127.0.0.1:${port}`, `127.0.0.1:${backend.port}`, "--admin", "off"]);
+    await first.waitForLog(/listener\.start/);
+    for (const workers of ["1", "2"]) {
+      const second = spawnSluice([
+        `127.0.0.1:${port}`,
+        `127.0.0.1:${backend.port}`,
+        "--admin",
+        "off",
+        "--workers",
+        workers,
+      ]);
+      assert.equal(await second.exited, 1, `--workers ${workers}: ${second.stderr()}`);
+      assert.match(second.stderr(), new RegExp(`Cannot listen on 127\\.0\\.0\\.1:${port}: address in use`));
+    }
+    assert.equal(await exchange(port, "ping"), "pong", "the first instance still serves");
+  });
+
+  test(
+    canShare
+      ? "--takeover hands the port over under a steady stream of new connections, refusing none"
+      : "--takeover is refused with a reason where listeners cannot share a port",
+    async () => {
+      const port = await freePort();
+      const adminPort = await freePort();
+      const pidFile = join(dirname(tempFile("x", "")), "sluice.pid");
+      const args = [
+        `127.0.0.1:${port}`,
+        `127.0.0.1:${backend.port}`,
+        "--admin",
+        `127.0.0.1:${adminPort}`,
+        "--pid-file",
+        pidFile,
+      ];
+      const old = spawnSluice(args);
+      await old.waitForLog(/admin\.start/);
+      assert.equal(readFileSync(pidFile, "utf8").trim(), String(old.pid));
+      if (!canShare) {
+        const refused = spawnSluice([...args, "--takeover"]);
+        assert.equal(await refused.exited, 1);
+        assert.match(refused.stderr(), /--takeover binds beside the running instance with SO_REUSEPORT/);
+        return;
+      }
+
+      let ok = 0;
+      const failures: string[] = [];
+      let stop = false;
+      const traffic = (async () => {
+        for (let i = 0; i < 5000 && !stop; i++) {
+          try {
+            if ((await exchange(port, "ping")) === "pong") ok++;
+            else failures.push("wrong reply");
+          } catch (error) {
+            failures.push((error as Error).message);
+          }
+        }
+      })();
+      await new Promise((r) => setTimeout(r, 300));
+      const successor = spawnSluice([...args, "--takeover"]);
+      await successor.waitForLog(new RegExp(`takeover\\.signalled pid=${old.pid}`));
+      assert.equal(await old.exited, 0, old.stderr());
+      await successor.waitForLog(/admin\.start/, 10_000);
+      const seenBefore = ok;
+      await new Promise((r) => setTimeout(r, 300));
+      stop = true;
+      await traffic;
+      assert.deepEqual(failures, [], `${failures.length} of ${ok + failures.length} connections failed`);
+      assert.ok(ok > seenBefore, "the successor serves");
+      assert.equal(readFileSync(pidFile, "utf8").trim(), String(successor.pid));
+      successor.kill("SIGTERM");
+      assert.equal(await successor.exited, 0);
+      assert.equal(existsSync(pidFile), false, "the pid file is removed on exit");
+    },
+  );
+});
