@@ -77,7 +77,7 @@ export function connectTimeout(options: ConnectTcpOptions): ConnectError {
  * connectFailed({ host: "10.0.0.5", port: 80, timeoutMs: 500 }, { code: "ECONNREFUSED" }).reason; // "refused"
  * ```
  */
-export function connectFailed(options: ConnectTcpOptions, error: unknown): ConnectError {
+export function connectFailed(options: Pick<ConnectTcpOptions, "host" | "port">, error: unknown): ConnectError {
   return new ConnectError(connectFailureOf(error), `Cannot connect to ${formatAddress(options)}: ${errorText(error)}`);
 }
 

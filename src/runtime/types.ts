@@ -144,6 +144,93 @@ export interface NetPort<C extends TcpConnection = TcpConnection> {
    * backpressure and half-close, until both directions end or one fails.
    */
   relayTcp(client: C, upstream: C, tally: RelayTally): Relay;
+  /**
+   * Whether {@linkcode ListenUdpOptions.reusePort} really shares a datagram
+   * port between sockets (the kernel then hashes a client's datagrams to one).
+   */
+  readonly supportsUdpReusePort: boolean;
+  /**
+   * Binds a UDP socket; `onDatagram` gets every datagram with its sender.
+   * The buffer is the receiver's to keep: adapters never reuse it.
+   */
+  listenUdp(
+    options: ListenUdpOptions,
+    onDatagram: (data: Uint8Array, from: SocketAddress) => void,
+  ): Promise<UdpListener>;
+  /**
+   * Opens a UDP socket on an ephemeral port for one peer: connected to it
+   * where the runtime can connect a datagram socket, otherwise taking
+   * datagrams only from its address. `onDatagram` gets the peer's replies.
+   */
+  connectUdp(options: ConnectUdpOptions, onDatagram: (data: Uint8Array) => void): Promise<UdpUpstream>;
+  /**
+   * A short TCP conversation for health checks: connect within `timeoutMs`,
+   * send `send` if given, then read until `enough(received)` says so, the
+   * peer closes, or `maxBytes` arrived; resolves with what was read (also when
+   * time runs out after some bytes came). Rejects with {@linkcode ConnectError}
+   * (`timeout` when the time ran out with nothing read).
+   */
+  probeTcp(options: ProbeOptions): Promise<Uint8Array>;
+  /**
+   * One datagram out and the first reply back, for health checks; rejects
+   * with {@linkcode ConnectError} (`timeout` when no reply came in time,
+   * `refused` where the runtime reports ICMP port unreachable).
+   */
+  probeUdp(options: ProbeOptions & { readonly send: Uint8Array }): Promise<Uint8Array>;
+}
+
+/** Options for {@linkcode NetPort.listenUdp}. */
+export interface ListenUdpOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly reusePort?: boolean;
+  /** Told about socket errors that did not close the socket (the listener keeps receiving). */
+  readonly onError?: (error: string) => void;
+}
+
+/** A bound UDP socket that receives from anyone and replies from its own address. */
+export interface UdpListener {
+  /** The bound address; the real port when 0 was asked for. */
+  readonly address: SocketAddress;
+  /** Sends one datagram to `to` from the listener's address; false when it could not be sent. */
+  send(data: Uint8Array, to: SocketAddress): boolean;
+  /** Stops receiving and releases the socket. */
+  close(): Promise<void>;
+}
+
+/** Options for {@linkcode NetPort.connectUdp}. */
+export interface ConnectUdpOptions {
+  readonly host: string;
+  readonly port: number;
+  /**
+   * Told when the peer refused a datagram (ICMP port unreachable, where the
+   * runtime reports it) or the socket failed; the socket stays open.
+   */
+  readonly onError?: (failure: ConnectFailure, error: string) => void;
+}
+
+/** A UDP socket talking to one peer (a backend). */
+export interface UdpUpstream {
+  /** Our end's address (an ephemeral port). */
+  readonly local: SocketAddress;
+  /** Sends one datagram to the peer; false when it could not be sent. */
+  send(data: Uint8Array): boolean;
+  /** Releases the socket. Safe to call more than once. */
+  close(): void;
+}
+
+/** A health check's conversation with a backend. */
+export interface ProbeOptions {
+  readonly host: string;
+  readonly port: number;
+  /** The whole exchange, connect included, must finish within this. */
+  readonly timeoutMs: number;
+  /** Bytes to send after connecting (TCP) or the datagram (UDP). */
+  readonly send?: Uint8Array;
+  /** TCP: stop reading once this says the reply is complete. */
+  readonly enough?: (received: Uint8Array) => boolean;
+  /** TCP: stop reading after this many bytes (default 64 KiB). */
+  readonly maxBytes?: number;
 }
 
 /** What an HTTP handler learns about the request beyond the request itself. */

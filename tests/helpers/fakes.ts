@@ -3,11 +3,16 @@ import type { Member } from "../../src/balance/types.ts";
 import type {
   Clock,
   ConnectTcpOptions,
+  ConnectUdpOptions,
+  ListenUdpOptions,
   NetPort,
   Relay,
   RelayResult,
   RelayTally,
+  SocketAddress,
   TcpConnection,
+  UdpListener,
+  UdpUpstream,
 } from "../../src/runtime/types.ts";
 import { ConnectError, type ConnectFailure } from "../../src/runtime/types.ts";
 import { Logger } from "../../src/log.ts";
@@ -35,6 +40,7 @@ export function fakeMembers(...weights: number[]): FakeMember[] {
     active: 0,
     eligible: true,
     fallback: true,
+    latencyMs: 0,
   }));
 }
 
@@ -154,8 +160,14 @@ export function fakeNetwork() {
   let onConnection: ((conn: FakeConnection) => void) | undefined;
   const handlers = new Map<number, (conn: FakeConnection) => void>();
   let nextPort = 18080;
+  const udp = fakeUdp();
   const net: NetPort<FakeConnection> = {
     supportsReusePort: false,
+    supportsUdpReusePort: false,
+    listenUdp: udp.listenUdp,
+    connectUdp: udp.connectUdp,
+    probeTcp: () => Promise.reject(new Error("probeTcp is not faked; health checks take an injected check")),
+    probeUdp: () => Promise.reject(new Error("probeUdp is not faked; health checks take an injected check")),
     listenTcp(options, handler) {
       if (busy.has(options.port)) {
         return Promise.reject(new Error(`Cannot listen on ${options.host}:${options.port}: address in use`));
@@ -200,6 +212,82 @@ export function fakeNetwork() {
     },
     /** Ports listened on now. */
     listening: () => [...handlers.keys()],
+    udp,
+  };
+}
+
+/** A datagram socket opened by `connectUdp` on the fake network. */
+export interface FakeUpstream {
+  readonly peer: { host: string; port: number };
+  readonly sent: Uint8Array[];
+  closed: boolean;
+  /** Delivers a reply from the peer. */
+  reply(data: string | Uint8Array): void;
+  /** Reports an error as the runtime would (ICMP refused). */
+  fail(failure: ConnectFailure): void;
+}
+
+/** UDP in memory: listeners receive what a test injects; upstream sockets open when the test says so. */
+export function fakeUdp() {
+  const listeners = new Map<
+    number,
+    { onDatagram: (d: Uint8Array, from: SocketAddress) => void; sent: { data: string; to: string }[] }
+  >();
+  const upstreams: FakeUpstream[] = [];
+  /** Upstream sockets still opening: `openAll()` finishes them. */
+  let pending: (() => void)[] = [];
+  let holdOpen = false;
+  const encoder = new TextEncoder();
+  const decoder = new TextDecoder();
+  return {
+    upstreams,
+    /** Keep connectUdp pending until openAll(), to see queueing. */
+    hold(value: boolean) {
+      holdOpen = value;
+    },
+    openAll() {
+      const run = pending;
+      pending = [];
+      for (const open of run) open();
+    },
+    /** What a listener sent back, as text with the client address. */
+    sent: (port: number) => listeners.get(port)?.sent ?? [],
+    /** A client datagram arriving at listener `port`. */
+    receive(port: number, from: SocketAddress, data: string | Uint8Array) {
+      listeners.get(port)!.onDatagram(typeof data === "string" ? encoder.encode(data) : data, from);
+    },
+    listenUdp(
+      options: ListenUdpOptions,
+      onDatagram: (d: Uint8Array, from: SocketAddress) => void,
+    ): Promise<UdpListener> {
+      const port = options.port || 15300 + listeners.size;
+      const sent: { data: string; to: string }[] = [];
+      listeners.set(port, { onDatagram, sent });
+      return Promise.resolve({
+        address: { host: options.host, port },
+        send: (data, to) => (sent.push({ data: decoder.decode(data), to: `${to.host}:${to.port}` }), true),
+        close: () => (listeners.delete(port), Promise.resolve()),
+      });
+    },
+    connectUdp(options: ConnectUdpOptions, onDatagram: (d: Uint8Array) => void): Promise<UdpUpstream> {
+      const upstream: FakeUpstream = {
+        peer: { host: options.host, port: options.port },
+        sent: [],
+        closed: false,
+        reply: (data) => {
+          if (!upstream.closed) onDatagram(typeof data === "string" ? encoder.encode(data) : data);
+        },
+        fail: (failure) => options.onError?.(failure, `fake ${failure}`),
+      };
+      upstreams.push(upstream);
+      const socket: UdpUpstream = {
+        local: { host: "127.0.0.1", port: 40000 + upstreams.length },
+        send: (data) => (upstream.closed ? false : (upstream.sent.push(data), true)),
+        close: () => void (upstream.closed = true),
+      };
+      if (!holdOpen) return Promise.resolve(socket);
+      return new Promise((resolve) => pending.push(() => resolve(socket)));
+    },
   };
 }
 

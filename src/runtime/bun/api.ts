@@ -22,6 +22,53 @@ export interface BunHttpServer {
   requestIP(request: Request): { address: string; port: number } | null;
 }
 
+/** A Bun UDP socket (`Bun.udpSocket`); a connected one sends with `send(data)`. */
+export interface BunUdpSocket {
+  readonly port: number;
+  readonly address: { readonly address: string; readonly port: number };
+  readonly closed: boolean;
+  /** False when the kernel would block; throws when the socket is closed or the datagram too large. */
+  send(data: Uint8Array, port: number, address: string): boolean | number;
+  send(data: Uint8Array): boolean | number;
+  close(): void;
+}
+
+/**
+ * Handlers of a Bun UDP socket. `error` is declared with two parameters,
+ * but Bun 1.4 calls it with the error alone (and the socket as `this`).
+ */
+export interface BunUdpHandlers {
+  data(socket: BunUdpSocket, data: Uint8Array, port: number, address: string): void;
+  error(first: unknown, second?: unknown): void;
+}
+
+/** Options of `Bun.udpSocket`. `flags` are uSockets socket flags, undocumented but what Bun's node:dgram uses. */
+export interface BunUdpOptions {
+  hostname: string;
+  port: number;
+  flags?: number;
+  binaryType?: "uint8array";
+  socket: BunUdpHandlers;
+  connect?: { hostname: string; port: number };
+}
+
+/** A Bun TCP socket as a probe uses it. */
+export interface BunProbeSocket {
+  write(data: Uint8Array): number;
+  terminate(): void;
+}
+
+/** Handlers of a probe's `Bun.connect`. */
+export interface BunProbeHandlers {
+  open(socket: BunProbeSocket): void;
+  data(socket: BunProbeSocket, chunk: Uint8Array): void;
+  drain(socket: BunProbeSocket): void;
+  end(socket: BunProbeSocket): void;
+  close(socket: BunProbeSocket, error?: Error): void;
+  error(socket: BunProbeSocket, error: Error): void;
+  connectError(socket: BunProbeSocket, error: Error): void;
+}
+
 /** What the adapter reads from `globalThis.Bun`. */
 export interface BunApi {
   readonly version: string;
@@ -36,6 +83,8 @@ export interface BunApi {
   connect(
     options: { hostname: string; port: number; allowHalfOpen: boolean; socket: BunSocketHandlers },
   ): Promise<BunSocket>;
+  connect(options: { hostname: string; port: number; socket: BunProbeHandlers }): Promise<BunProbeSocket>;
+  udpSocket(options: BunUdpOptions): Promise<BunUdpSocket>;
   serve(options: {
     hostname: string;
     port: number;

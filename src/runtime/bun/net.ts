@@ -4,14 +4,16 @@
  *
  * @module
  */
-import { closeSync, openSync } from "node:fs";
 import { dialWithTimeout } from "../_dial.ts";
 import { listenError } from "../_errors.ts";
 import type { ConnectTcpOptions, ListenTcpOptions, NetPort, TcpListener } from "../types.ts";
 import { bun, type BunTcpServer } from "./api.ts";
 import { BunConnection, type BunSocket } from "./connection.ts";
+import { explainRefusal } from "./explain.ts";
 import { handlers } from "./handlers.ts";
+import { probeTcp, probeUdp } from "./probe.ts";
 import { BunRelay } from "./relay.ts";
+import { connectUdp, listenUdp } from "./udp.ts";
 
 function listenTcp(options: ListenTcpOptions, onConnection: (conn: BunConnection) => void): Promise<TcpListener> {
   const socket = handlers((s) => onConnection(new BunConnection(s, true)));
@@ -45,22 +47,6 @@ const upstreamHandlers = handlers();
 const wrapUpstream = (socket: BunSocket) => new BunConnection(socket, false);
 const discardUpstream = (socket: BunSocket) => socket.terminate();
 
-/**
- * Bun reports a connect that failed for want of a file descriptor as
- * ECONNREFUSED, which would eject a healthy backend. On a refusal, try to
- * open a descriptor ourselves: when that fails, the failure was ours.
- */
-function explainRefusal(error: unknown): unknown {
-  if ((error as { code?: string })?.code !== "ECONNREFUSED") return error;
-  try {
-    closeSync(openSync("/dev/null", "r"));
-    return error;
-  } catch (probe) {
-    const code = (probe as { code?: string })?.code;
-    return code === "EMFILE" || code === "ENFILE" ? probe : error;
-  }
-}
-
 function connectTcp(options: ConnectTcpOptions): Promise<BunConnection> {
   const connecting = bun().connect({
     hostname: options.host,
@@ -77,4 +63,10 @@ export const bunNet: NetPort<BunConnection> = {
   listenTcp,
   connectTcp,
   relayTcp: (client, upstream, tally) => new BunRelay(client, upstream, tally),
+  // Through the uSockets SO_REUSEPORT flag (see udp.ts); checked to spread senders over the sockets on Bun 1.4.
+  supportsUdpReusePort: true,
+  listenUdp,
+  connectUdp,
+  probeTcp,
+  probeUdp,
 };

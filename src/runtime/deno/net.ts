@@ -9,7 +9,9 @@ import { dialWithTimeout } from "../_dial.ts";
 import { errorText, listenError } from "../_errors.ts";
 import type { ConnectTcpOptions, ListenTcpOptions, NetPort, TcpListener } from "../types.ts";
 import { DenoConnection } from "./connection.ts";
+import { probeTcp, probeUdp } from "./probe.ts";
 import { DenoRelay } from "./relay.ts";
+import { connectUdp, listenUdp } from "./udp.ts";
 
 function listenTcp(options: ListenTcpOptions, onConnection: (conn: DenoConnection) => void): Promise<TcpListener> {
   let listener: Deno.TcpListener;
@@ -77,4 +79,11 @@ export const denoNet: NetPort<DenoConnection> = {
   listenTcp,
   connectTcp,
   relayTcp: (client, upstream, tally) => new DenoRelay(client, upstream, tally),
+  // Deno.listenDatagram has no reusePort; its reuseAddress makes the last socket bound take
+  // every datagram instead of sharing them (checked on Deno 2.9), so a shared UDP port is never claimed.
+  supportsUdpReusePort: false,
+  listenUdp,
+  connectUdp,
+  probeTcp,
+  probeUdp,
 };

@@ -10,7 +10,9 @@ import { socketAddress } from "../_address.ts";
 import { connectFailed, connectTimeout, errorText, listenError } from "../_errors.ts";
 import type { ConnectTcpOptions, ListenTcpOptions, NetPort, TcpListener } from "../types.ts";
 import { NodeConnection, onSocketError, PENDING, type RelayedSocket } from "./connection.ts";
+import { probeTcp, probeUdp } from "./probe.ts";
 import { NodeRelay } from "./relay.ts";
+import { connectUdp, listenUdp } from "./udp.ts";
 
 async function listenTcp(
   options: ListenTcpOptions,
@@ -85,10 +87,15 @@ function onConnected(this: RelayedSocket): void {
   pending.resolve(new NodeConnection(this));
 }
 
-/** Node sockets. Node 20 has no working `reusePort`. */
+/** Node sockets. Node 20 has no working `reusePort`, for TCP or for datagram sockets. */
 export const nodeNet: NetPort<NodeConnection> = {
   supportsReusePort: false,
   listenTcp,
   connectTcp: (options) => new PendingConnect(options).promise,
   relayTcp: (client, upstream, tally) => new NodeRelay(client, upstream, tally),
+  supportsUdpReusePort: false,
+  listenUdp,
+  connectUdp,
+  probeTcp,
+  probeUdp,
 };
