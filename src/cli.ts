@@ -50,6 +50,7 @@ Options:
       --connect-timeout D   e.g. 5s (quick mode)
       --idle-timeout D      e.g. 10m, 0 for none (quick mode)
       --retries N           further backends tried after a failed connect (quick mode)
+      --udp                 the quick listener forwards UDP datagrams (sessions per client address)
       --admin ADDR|off      admin API and metrics address (default ${DEFAULT_ADMIN})
       --workers N           listener threads sharing each port (default 1)
       --pid-file FILE       write this process's pid to FILE while it runs
@@ -107,7 +108,7 @@ export function parseArgs(args: readonly string[]): Command {
       if (value === undefined) return usageError(`${name} needs a value`);
       flags.set(name, value);
     } else if (
-      ["-h", "--help", "-V", "--version", "-t", "--validate", "--demo", "--takeover"].includes(name) && eq < 0
+      ["-h", "--help", "-V", "--version", "-t", "--validate", "--demo", "--takeover", "--udp"].includes(name) && eq < 0
     ) {
       switches.add(name);
     } else {
@@ -150,6 +151,12 @@ export function parseArgs(args: readonly string[]): Command {
   if (positional.length < 2) return usageError("quick mode needs LISTEN and at least one BACKEND");
   const quick = parseQuick(positional, flags);
   if (typeof quick === "string") return usageError(quick);
+  if (switches.has("--udp")) {
+    if (quick.retries !== undefined || quick.connectTimeout !== undefined) {
+      return usageError("--retries and --connect-timeout apply to TCP; a --udp listener has neither");
+    }
+    quick.udp = true;
+  }
   return { kind, source: { type: "quick", listener: quick }, overrides, process };
 }
 

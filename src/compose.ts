@@ -14,43 +14,40 @@ import { type BoundListener, ensureFree, Listeners } from "./proxy/listeners.ts"
 import { Sessions } from "./proxy/sessions.ts";
 import type { HttpServer, Runtime } from "./runtime/types.ts";
 import { Collector } from "./stats/collector.ts";
-import { type TableJson, tableJson } from "./stats/table-view.ts";
-import { StateBook } from "./upstream/state.ts";
+import { mergeTables, type TableJson, tableJson } from "./stats/table-view.ts";
+import { buildCheck } from "./upstream/health/checks.ts";
+import { HealthMonitor } from "./upstream/health/monitor.ts";
+import type { Pool } from "./upstream/pool.ts";
+import { type Health, StateBook } from "./upstream/state.ts";
 import { VERSION } from "./version.ts";
 import { startWorkerGroup } from "./workers/group.ts";
 
 /** How often a taking-over instance tries the admin address its predecessor still holds. */
 const ADMIN_RETRY_MS = 250;
 
-/** The listening side, whether it runs on this thread or on worker threads. */
+/** The listening side, whether it runs on this thread, on worker threads, or both. */
 interface Serving {
   addresses(): BoundListener[];
   connections(limit: number): Promise<TableJson>;
+  /** The pool of a listener served on this thread. */
+  pool(key: string): Pool | undefined;
+  /** Tells every thread a backend's health (checks run on the main thread only). */
+  setHealth(listener: string, backend: string, health: Health): void;
   shutdown(drainTimeoutMs: number): Promise<{ drained: number; aborted: number }>;
 }
 
-/** Starts listeners here, or on `config.workers` threads where the runtime can share a port. */
-async function startServing(
-  runtime: Runtime,
-  config: Config,
-  collector: Collector,
-  states: StateBook,
-  exhaustion: Exhaustion,
-  log: Logger,
-  takeover: boolean,
-): Promise<Serving> {
-  // Listeners bind with SO_REUSEPORT wherever the runtime can, so that a later instance can take over
-  // (--takeover). Unless this one is taking over, first make sure nobody else holds the addresses.
-  if (runtime.net.supportsReusePort && !takeover) await ensureFree(runtime.net, config.listeners);
-  if (config.workers > 1) {
-    if (runtime.net.supportsReusePort) return await startWorkerGroup(runtime, config, collector, states, log);
-    // Node 20 has no SO_REUSEPORT and worker threads cannot share a listening socket.
-    log.warn("workers.unsupported", {
-      workers: config.workers,
-      runtime: runtime.name,
-      reason: "no SO_REUSEPORT here; running one listener thread",
-    });
-  }
+/** What starting listeners needs. */
+interface ServingDeps {
+  readonly runtime: Runtime;
+  readonly collector: Collector;
+  readonly states: StateBook;
+  readonly exhaustion: Exhaustion;
+  readonly log: Logger;
+}
+
+/** Listeners on this thread. */
+async function serveHere(deps: ServingDeps, config: Config): Promise<Serving> {
+  const { runtime, collector, states, exhaustion, log } = deps;
   const { clock } = runtime;
   const sessions = new Sessions(collector.total, collector.recent);
   collector.addSource(() => sessions.foldAll());
@@ -60,8 +57,94 @@ async function startServing(
   return {
     addresses: () => listeners.addresses(),
     connections: (limit) => Promise.resolve(tableJson(sessions.list(), collector.recent.list(), limit, clock.now())),
+    pool: (key) => listeners.pool(key),
+    setHealth: () => {}, // the StateBook the monitors write is this thread's own
     shutdown: (ms) => listeners.shutdown(ms),
   };
+}
+
+/** Both sides at once: worker threads for some listeners, this thread for the rest. */
+function both(a: Serving, b: Serving): Serving {
+  return {
+    addresses: () => [...a.addresses(), ...b.addresses()],
+    connections: async (limit) => mergeTables([await a.connections(limit), await b.connections(limit)], limit),
+    pool: (key) => a.pool(key) ?? b.pool(key),
+    setHealth: (listener, backend, health) => {
+      a.setHealth(listener, backend, health);
+      b.setHealth(listener, backend, health);
+    },
+    shutdown: async (ms) => {
+      const [x, y] = await Promise.all([a.shutdown(ms), b.shutdown(ms)]);
+      return { drained: x.drained + y.drained, aborted: x.aborted + y.aborted };
+    },
+  };
+}
+
+/** Starts listeners here, or on `config.workers` threads where the runtime can share a port. */
+async function startServing(deps: ServingDeps, config: Config, takeover: boolean): Promise<Serving> {
+  const { runtime, log } = deps;
+  const net = runtime.net;
+  // TCP listeners bind with SO_REUSEPORT wherever the runtime can, so that a later instance can take over
+  // (--takeover). Unless this one is taking over, first make sure nobody else holds the addresses.
+  const tcp = config.listeners.filter((l) => l.protocol === "tcp");
+  const udp = config.listeners.filter((l) => l.protocol === "udp");
+  if (net.supportsReusePort && !takeover) await ensureFree(net, tcp);
+  if (config.workers <= 1) return await serveHere(deps, config);
+  if (!net.supportsReusePort) {
+    // Node 20 has no SO_REUSEPORT and worker threads cannot share a listening socket.
+    log.warn("workers.unsupported", {
+      workers: config.workers,
+      runtime: runtime.name,
+      reason: "no SO_REUSEPORT here; running one listener thread",
+    });
+    return await serveHere(deps, config);
+  }
+  if (net.supportsUdpReusePort || udp.length === 0) {
+    return await startWorkerGroup(runtime, config, deps.collector, deps.states, log);
+  }
+  // A datagram port this runtime cannot share: UDP stays on this thread, TCP goes to the workers.
+  log.info("workers.udp_main_thread", { runtime: runtime.name, listeners: udp.length });
+  const here = await serveHere(deps, { ...config, listeners: udp });
+  if (tcp.length === 0) return here;
+  try {
+    return both(await startWorkerGroup(runtime, { ...config, listeners: tcp }, deps.collector, deps.states, log), here);
+  } catch (error) {
+    await here.shutdown(0);
+    throw error;
+  }
+}
+
+/**
+ * Health checks of every listener that has a `[health]` section, on this
+ * thread; results reach worker threads through `serving.setHealth`.
+ */
+function startHealth(
+  deps: { runtime: Runtime; log: Logger; states: StateBook; collector: Collector; serving: Serving },
+  config: Config,
+): HealthMonitor[] {
+  const { runtime, log, states, collector, serving } = deps;
+  return config.listeners.filter((l) => l.health !== null).map((listener) => {
+    const counters = collector.listener(listener.key, listener.name);
+    const monitor = new HealthMonitor(listener, {
+      clock: runtime.clock,
+      log,
+      states,
+      random: Math.random,
+      check: buildCheck(runtime.net, runtime.clock, listener.protocol, listener.health!),
+      onResult: (key, backend, result) => {
+        const member = serving.pool(key)?.backends.find((b) => b.key === backend);
+        // A check that failed counts as slow as its timeout, as a failed connect does.
+        member?.latency.observe(result.ok ? result.latencyMs : listener.health!.timeoutMs, runtime.clock.now());
+      },
+      onChange: (key, backend, health) => {
+        const name = listener.backends.find((b) => formatAddress(b.address) === backend)?.name ?? backend;
+        collector.backend(counters, backend, name).healthTransitions++;
+        serving.setHealth(key, backend, health);
+      },
+    });
+    monitor.start();
+    return monitor;
+  });
 }
 
 /** A running instance. */
@@ -100,7 +183,8 @@ export async function startSluice(
   const states = new StateBook();
   const exhaustion = new Exhaustion(log);
   const takeover = options.takeover === true;
-  const serving = await startServing(runtime, config, collector, states, exhaustion, log, takeover);
+  const serving = await startServing({ runtime, collector, states, exhaustion, log }, config, takeover);
+  const health = startHealth({ runtime, log, states, collector, serving }, config);
   let admin: HttpServer | undefined;
   let adminRetry: unknown;
   let stopped = false;
@@ -143,6 +227,7 @@ export async function startSluice(
     async shutdown() {
       stopped = true;
       if (adminRetry !== undefined) runtime.clock.clearInterval(adminRetry);
+      for (const monitor of health) monitor.stop();
       const result = await serving.shutdown(config.drainTimeoutMs);
       await admin?.close();
       collector.stop();

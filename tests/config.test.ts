@@ -141,6 +141,10 @@ describe("the configuration file", () => {
         halfCloseTimeoutMs: 30_000,
         retries: 2,
         maxConnections: 4096,
+        maxSessions: 10_000,
+        responses: 0,
+        requests: 0,
+        health: null,
         maxFails: 1,
         failTimeoutMs: 10_000,
         backends: [{ address: { host: "10.0.0.5", port: 80 }, weight: 1, name: "10.0.0.5:80" }],
@@ -234,6 +238,61 @@ describe("the configuration file", () => {
     );
     assert.ok(r.ok);
     assert.deepEqual(r.warnings.map((w) => w.path), ["listeners[0].balance"]);
+  });
+});
+
+describe("UDP and health configuration", () => {
+  const issues = (listener: string) => {
+    const r = loadToml(`[[listeners]]\nlisten = ":0"\nbackends = [{ address = "10.0.0.5:53" }]\n${listener}`);
+    return r.ok ? [] : r.issues.map((i) => `${i.path}: ${i.message}`);
+  };
+
+  test("bad UDP and health settings are refused at their key path", () => {
+    assert.deepEqual(issues(`protocol = "sctp"`), ['listeners[0].protocol: expected one of "tcp", "udp"; got "sctp"']);
+    assert.deepEqual(issues(`protocol = "udp"\nresponses = -1`), [
+      "listeners[0].responses: must be at least 0, got -1",
+    ]);
+    assert.deepEqual(issues(`protocol = "udp"\n[listeners.health]\ntype = "http"`), [
+      `listeners[0].health.type: UDP listeners can only use "send_expect" checks, got "http"`,
+    ]);
+    assert.deepEqual(issues(`[listeners.health]\nrise = 0`), ["listeners[0].health.rise: must be at least 1, got 0"]);
+    assert.deepEqual(issues(`protocol = "udp"\n[listeners.health]\nexpect = "x"`), [
+      "listeners[0].health.send: is required for UDP checks (a datagram to send)",
+    ]);
+    assert.deepEqual(issues(`protocol = "udp"\nretries = 1`), [
+      "listeners[0].retries: applies to TCP listeners only; this one is udp",
+    ]);
+    assert.deepEqual(issues(`max_sessions = 5`), [
+      "listeners[0].max_sessions: applies to UDP listeners only; this one is tcp",
+    ]);
+  });
+
+  test("a TCP and a UDP listener may share an address and get distinct default names", () => {
+    const r = loadToml(
+      `[[listeners]]\nlisten = "127.0.0.1:5300"\nbackends = [{ address = "10.0.0.5:53" }]\n` +
+        `[[listeners]]\nprotocol = "udp"\nlisten = "127.0.0.1:5300"\nbackends = [{ address = "10.0.0.5:53" }]`,
+    );
+    assert.ok(r.ok, JSON.stringify(!r.ok && r.issues));
+    assert.deepEqual(r.config.listeners.map((l) => [l.key, l.name]), [
+      ["tcp/127.0.0.1:5300", "127.0.0.1:5300"],
+      ["udp/127.0.0.1:5300", "udp/127.0.0.1:5300"],
+    ]);
+    assert.equal(r.config.listeners[1].idleTimeoutMs, 60_000, "UDP sessions idle out after 60 s by default");
+  });
+
+  test("a health section gets its defaults", () => {
+    const r = loadToml(`[[listeners]]\nlisten = ":0"\nbackends = [{ address = "10.0.0.5:80" }]\n[listeners.health]\n`);
+    assert.ok(r.ok);
+    const h = r.config.listeners[0].health!;
+    assert.deepEqual([h.type, h.intervalMs, h.timeoutMs, h.rise, h.fall, h.path, h.expectStatus], [
+      "connect",
+      5000,
+      2000,
+      2,
+      3,
+      "/",
+      [200, 399],
+    ]);
   });
 });
 

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Collector } from "../stats/collector.ts";
-import { CONNECT_FAILURES, REJECT_REASONS } from "../stats/counters.ts";
+import { CONNECT_FAILURES, DROP_REASONS, REJECT_REASONS } from "../stats/counters.ts";
 import type { StateBook } from "../upstream/state.ts";
 import { shownState } from "./views.ts";
 
@@ -124,6 +124,12 @@ export function renderMetrics(collector: Collector, states: StateBook, now: numb
     backends.map((s) => [b(s), s.ejections]),
   );
   e.family(
+    "sluice_upstream_health_transitions_total",
+    "counter",
+    "Times active health checks changed the backend's health.",
+    backends.map((s) => [b(s), s.healthTransitions]),
+  );
+  e.family(
     "sluice_upstream_sent_bytes_total",
     "counter",
     "Bytes sent to the backend.",
@@ -135,5 +141,29 @@ export function renderMetrics(collector: Collector, states: StateBook, now: numb
     "Bytes received from the backend.",
     backends.map((s) => [b(s), s.toClient]),
   );
+  const udp = listeners.filter((s) => s.protocol === "udp");
+  if (udp.length > 0) {
+    e.family(
+      "sluice_udp_datagrams_total",
+      "counter",
+      "Datagrams relayed by UDP listeners, by direction.",
+      udp.flatMap((s) => [
+        [{ ...l(s.name), direction: "to_upstream" }, s.datagramsToUpstream] as [Labels, number],
+        [{ ...l(s.name), direction: "to_client" }, s.datagramsToClient] as [Labels, number],
+      ]),
+    );
+    e.family(
+      "sluice_udp_dropped_datagrams_total",
+      "counter",
+      "Client datagrams UDP listeners dropped, by reason.",
+      udp.flatMap((s) => DROP_REASONS.map((r) => [{ ...l(s.name), reason: r }, s.dropped[r]] as [Labels, number])),
+    );
+    e.family(
+      "sluice_udp_active_sessions",
+      "gauge",
+      "UDP sessions (client address and port) open now.",
+      udp.map((s) => [l(s.name), s.active]),
+    );
+  }
   return e.text();
 }

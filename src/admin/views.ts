@@ -17,6 +17,26 @@ function traffic(counters: TrafficCounters) {
   };
 }
 
+function datagrams<T extends object>(counters: TrafficCounters, extra: T) {
+  return {
+    received_datagrams_total: counters.datagramsToUpstream,
+    sent_datagrams_total: counters.datagramsToClient,
+    ...extra,
+  };
+}
+
+/** The last health check of a backend, or null when its listener runs none. */
+function lastCheck(states: StateBook, backend: BackendCounters) {
+  const check = states.find(backend.listener.key, backend.key)?.lastCheck;
+  if (!check) return null;
+  return {
+    ok: check.ok,
+    reason: check.reason,
+    latency_ms: Math.round(check.latencyMs * 100) / 100,
+    at: new Date(check.at).toISOString(),
+  };
+}
+
 /** The state shown for a backend; `up` for one no pool has seen yet. */
 export function shownState(states: StateBook, backend: BackendCounters, now: number): ShownState {
   return states.find(backend.listener.key, backend.key)?.shown(backend.active, now) ?? "up";
@@ -31,14 +51,19 @@ export function statsView(collector: Collector, states: StateBook, now: number) 
     total: traffic(collector.total),
     listeners: collector.listeners().map((l) => ({
       name: l.name,
+      protocol: l.protocol,
       ...traffic(l),
       rejected_total: { ...l.rejected },
+      ...(l.protocol === "udp" ? datagrams(l, { dropped_total: { ...l.dropped } }) : {}),
       backends: collector.backends(l.key).map((b) => ({
         name: b.name,
         state: shownState(states, b, now),
         ...traffic(b),
+        ...(l.protocol === "udp" ? datagrams(b, {}) : {}),
         connect_errors_total: { ...b.connectErrors },
         ejections_total: b.ejections,
+        health_transitions_total: b.healthTransitions,
+        last_check: lastCheck(states, b),
       })),
     })),
   };

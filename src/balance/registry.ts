@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { ewma } from "./ewma.ts";
 import { hash } from "./hash.ts";
 import { leastConn } from "./least-conn.ts";
 import { p2c } from "./p2c.ts";
@@ -20,6 +21,7 @@ export const BALANCERS: Readonly<Record<BalancerName, BalancerFactory>> = {
   random,
   p2c,
   hash,
+  ewma,
 };
 
 export { BALANCER_NAMES, type BalancerName } from "../config/schema.ts";

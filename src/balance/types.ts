@@ -16,6 +16,8 @@ export interface Member {
   readonly eligible: boolean;
   /** May still be picked in panic mode, when no member is eligible (ejected, but not down or disabled). */
   readonly fallback: boolean;
+  /** Moving average of connect and check time in ms, failures counted as slow; 0 before any sample. */
+  readonly latencyMs: number;
 }
 
 /** A balancer's answer to one connection. */

@@ -8,7 +8,7 @@ import * as v from "valibot";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { formatAddress, isWildcardHost, type SocketAddress } from "../net/address.ts";
 import { selfLoops } from "./loops.ts";
-import { type Config, type ConfigIssue, ConfigSchema, normalize } from "./schema.ts";
+import { type Config, type ConfigIssue, ConfigSchema, normalize, PROTOCOL_KEYS, type RawConfig } from "./schema.ts";
 
 export type { ConfigIssue };
 
@@ -64,7 +64,11 @@ export function loadObject(document: unknown, options: LoadOptions = {}): LoadRe
   const result = v.safeParse(ConfigSchema, document);
   if (!result.success) return { ok: false, issues: result.issues.map(toConfigIssue) };
   const config = normalize(result.output);
-  const issues = [...crossChecks(config), ...selfLoops(config, options.localHosts ?? [])];
+  const issues = [
+    ...protocolChecks(result.output),
+    ...crossChecks(config),
+    ...selfLoops(config, options.localHosts ?? []),
+  ];
   return issues.length ? { ok: false, issues } : { ok: true, config, warnings: warningsFor(config) };
 }
 
@@ -131,15 +135,58 @@ function allowedKeysAt(keys: readonly (string | number)[]): string[] {
   return Object.keys(unwrap(schema)?.entries ?? {});
 }
 
+/** Keys of the other protocol, and health checks a listener's protocol cannot run. */
+function protocolChecks(raw: RawConfig): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  raw.listeners.forEach((l, i) => {
+    const at = `listeners[${i}]`;
+    const other = l.protocol === "udp" ? "tcp" : "udp";
+    for (const key of PROTOCOL_KEYS[other]) {
+      if (l[key] !== undefined) {
+        issues.push({
+          path: `${at}.${key}`,
+          message: `applies to ${other.toUpperCase()} listeners only; this one is ${l.protocol}`,
+        });
+      }
+    }
+    const health = l.health;
+    if (!health) return;
+    const type = health.type ?? (l.protocol === "udp" ? "send_expect" : "connect");
+    if (l.protocol === "udp" && type !== "send_expect") {
+      issues.push({
+        path: `${at}.health.type`,
+        message: `UDP listeners can only use "send_expect" checks, got "${type}"`,
+      });
+    }
+    if (type === "send_expect") {
+      if (!health.expect) issues.push({ path: `${at}.health.expect`, message: "is required for send_expect checks" });
+      if (l.protocol === "udp" && !health.send) {
+        issues.push({ path: `${at}.health.send`, message: "is required for UDP checks (a datagram to send)" });
+      }
+    } else {
+      for (const key of ["send", "expect"] as const) {
+        if (health[key] !== undefined) {
+          issues.push({
+            path: `${at}.health.${key}`,
+            message: `applies to "send_expect" checks only; type is "${type}"`,
+          });
+        }
+      }
+    }
+  });
+  return issues;
+}
+
 /** Checks that span several keys: duplicate names, clashing addresses. */
 function crossChecks(config: Config): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const names = new Map<string, number>();
-  const bound: { address: SocketAddress; path: string }[] = [];
-  const clash = (address: SocketAddress, path: string) => {
+  const bound: { address: SocketAddress; path: string; protocol: string }[] = [];
+  // A TCP and a UDP socket may share an address (DNS on 53 needs both).
+  const clash = (address: SocketAddress, path: string, protocol: string) => {
     if (address.port === 0) return; // the OS picks distinct ports
     const other = bound.find((b) =>
-      b.address.port === address.port &&
+      b.protocol === protocol && b.address.port === address.port &&
       (b.address.host === address.host || isWildcardHost(b.address.host) || isWildcardHost(address.host))
     );
     if (other) {
@@ -148,7 +195,7 @@ function crossChecks(config: Config): ConfigIssue[] {
         message: `${formatAddress(address)} overlaps ${other.path} (${formatAddress(other.address)})`,
       });
     }
-    bound.push({ address, path });
+    bound.push({ address, path, protocol });
   };
   config.listeners.forEach((listener, i) => {
     const seen = names.get(listener.name);
@@ -158,7 +205,7 @@ function crossChecks(config: Config): ConfigIssue[] {
         message: `duplicate name "${listener.name}" (also listeners[${seen}])`,
       });
     } else names.set(listener.name, i);
-    clash(listener.listen, `listeners[${i}].listen`);
+    clash(listener.listen, `listeners[${i}].listen`, listener.protocol);
     const backends = new Map<string, number>();
     listener.backends.forEach((backend, j) => {
       const key = formatAddress(backend.address);
@@ -171,6 +218,6 @@ function crossChecks(config: Config): ConfigIssue[] {
       } else backends.set(key, j);
     });
   });
-  if (config.admin) clash(config.admin.listen, "admin.listen");
+  if (config.admin) clash(config.admin.listen, "admin.listen", "tcp");
   return issues;
 }

@@ -6,17 +6,14 @@
  * @module
  */
 import * as v from "valibot";
-import {
-  formatAddress,
-  parseAddress,
-  type ParseAddressOptions,
-  type ParseResult,
-  type SocketAddress,
-} from "../net/address.ts";
-import { parseDuration } from "./duration.ts";
+import { formatAddress, type SocketAddress } from "../net/address.ts";
+import { address, duration, integer, name } from "./_fields.ts";
+import { type HealthConfig, HealthSchema, normalizeHealth } from "./health.ts";
+
+export type { HealthConfig };
 
 /** Balancing strategies by the name used in config and on the command line (`src/balance/registry.ts` maps each). */
-export const BALANCER_NAMES = ["round-robin", "weighted", "least-conn", "random", "p2c", "hash"] as const;
+export const BALANCER_NAMES = ["round-robin", "weighted", "least-conn", "random", "p2c", "hash", "ewma"] as const;
 /** A strategy name accepted in configuration. */
 export type BalancerName = (typeof BALANCER_NAMES)[number];
 
@@ -38,7 +35,9 @@ export interface BackendConfig {
 }
 
 /** Transport protocols a listener can speak. */
-export type Protocol = "tcp";
+export const PROTOCOLS = ["tcp", "udp"] as const;
+/** One of {@linkcode PROTOCOLS}. */
+export type Protocol = (typeof PROTOCOLS)[number];
 
 /** One listening address and the pool behind it. */
 export interface ListenerConfig {
@@ -61,6 +60,14 @@ export interface ListenerConfig {
   readonly retries: number;
   /** Live connections past which new clients are refused (per thread); 0 for no limit. */
   readonly maxConnections: number;
+  /** UDP: sessions past which a new client's datagrams are dropped (per thread). */
+  readonly maxSessions: number;
+  /** UDP: replies after which a session ends (nginx's `proxy_responses`); 0 for no limit. */
+  readonly responses: number;
+  /** UDP: client datagrams after which the next starts a new session (nginx's `proxy_requests`); 0 for no limit. */
+  readonly requests: number;
+  /** Active health checks; null when the listener has none (backends stay up). */
+  readonly health: HealthConfig | null;
   /** Failed connects within `failTimeoutMs` that take a backend out for `failTimeoutMs`; 0 disables. */
   readonly maxFails: number;
   readonly failTimeoutMs: number;
@@ -93,34 +100,6 @@ export interface Config {
 /** Default admin address: loopback only, since the API can change state. */
 export const DEFAULT_ADMIN = "127.0.0.1:9090";
 
-const fromParse = <I, T>(parse: (value: I) => ParseResult<T>) =>
-  v.rawTransform<I, T>(({ dataset, addIssue, NEVER }) => {
-    const result = parse(dataset.value);
-    if (result.ok) return result.value;
-    addIssue({ message: result.reason });
-    return NEVER;
-  });
-
-const address = (options: ParseAddressOptions = {}) =>
-  v.pipe(v.string(), fromParse((text: string) => parseAddress(text, options)));
-
-const duration = (options: { min?: number } = {}) =>
-  v.pipe(
-    v.union([v.number(), v.string()], 'expected a duration such as "5s" or a number of seconds'),
-    fromParse((value: number | string): ParseResult<number> => {
-      const parsed = parseDuration(value);
-      if (parsed.ok && options.min !== undefined && parsed.value < options.min) {
-        return { ok: false, reason: `must be at least ${options.min}ms, got ${JSON.stringify(value)}` };
-      }
-      return parsed;
-    }),
-  );
-
-const integer = (min: number, max: number) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
-
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
-const name = v.pipe(v.string(), v.regex(NAME, "must be 1-64 letters, digits or _.:- and start with a letter or digit"));
-
 const BackendSchema = v.strictObject({
   address: address(),
   weight: v.optional(integer(1, 1000), 1),
@@ -129,15 +108,20 @@ const BackendSchema = v.strictObject({
 
 const ListenerSchema = v.strictObject({
   name: v.optional(name),
+  protocol: v.optional(v.picklist(PROTOCOLS), "tcp"),
   listen: address({ allowPortZero: true, defaultHost: "0.0.0.0" }),
   // Smooth weighted round robin is plain rotation when weights are equal, so it is the safe default.
   balance: v.optional(v.picklist(BALANCER_NAMES), "weighted"),
-  connect_timeout: v.optional(duration({ min: 1 }), "5s"),
-  idle_timeout: v.optional(duration(), "10m"),
-  half_close_timeout: v.optional(duration(), "30s"),
-  retries: v.optional(integer(0, 10), 2),
-  // As HAProxy's frontend maxconn: a bound on what one listener may hold, and on any forwarding loop.
-  max_connections: v.optional(integer(0, 1_000_000), 4096),
+  // Defaults that depend on the protocol are filled in by normalize(); crossChecks() refuses keys of the other one.
+  connect_timeout: v.optional(duration({ min: 1 })),
+  idle_timeout: v.optional(duration()),
+  half_close_timeout: v.optional(duration()),
+  retries: v.optional(integer(0, 10)),
+  max_connections: v.optional(integer(0, 1_000_000)),
+  max_sessions: v.optional(integer(1, 1_000_000)),
+  responses: v.optional(integer(0, 1_000_000)),
+  requests: v.optional(integer(0, 1_000_000)),
+  health: v.optional(HealthSchema),
   max_fails: v.optional(integer(0, 1000), 1),
   fail_timeout: v.optional(duration({ min: 1 }), "10s"),
   backends: v.pipe(v.array(BackendSchema), v.minLength(1, "a listener needs at least one backend")),
@@ -164,13 +148,20 @@ export const ConfigSchema = v.strictObject({
   listeners: v.pipe(v.array(ListenerSchema), v.minLength(1, "at least one listener is needed")),
 });
 
-type RawConfig = v.InferOutput<typeof ConfigSchema>;
+/** The validated, defaulted shape of the document (before protocol defaults and normalization). */
+export type RawConfig = v.InferOutput<typeof ConfigSchema>;
+
+/** Keys that apply to one protocol only, for the cross-checks. */
+export const PROTOCOL_KEYS = {
+  tcp: ["connect_timeout", "half_close_timeout", "retries", "max_connections"],
+  udp: ["max_sessions", "responses", "requests"],
+} as const;
 
 /** Maps the validated TOML shape to the normalized {@linkcode Config}. */
 export function normalize(raw: RawConfig): Config {
   const keys = new Map<string, number>();
-  const keyOf = (listen: SocketAddress) => {
-    const base = `tcp/${formatAddress(listen)}`;
+  const keyOf = (protocol: Protocol, listen: SocketAddress) => {
+    const base = `${protocol}/${formatAddress(listen)}`;
     const seen = keys.get(base) ?? 0;
     keys.set(base, seen + 1);
     return seen === 0 ? base : `${base}#${seen}`;
@@ -182,16 +173,23 @@ export function normalize(raw: RawConfig): Config {
     admin: raw.admin.enabled ? { listen: raw.admin.listen } : null,
     listeners: raw.listeners.map((l, i) => ({
       // Port 0 means "any port", so the address alone would not tell listeners apart.
-      key: keyOf(l.listen),
-      name: l.name ?? (l.listen.port === 0 ? `listener${i}` : formatAddress(l.listen)),
-      protocol: "tcp" as const,
+      key: keyOf(l.protocol, l.listen),
+      // A TCP and a UDP listener may share an address (DNS), so UDP names say so.
+      name: l.name ??
+        (l.listen.port === 0 ? `listener${i}` : `${l.protocol === "udp" ? "udp/" : ""}${formatAddress(l.listen)}`),
+      protocol: l.protocol,
       listen: l.listen,
       balance: l.balance,
-      connectTimeoutMs: l.connect_timeout,
-      idleTimeoutMs: l.idle_timeout,
-      halfCloseTimeoutMs: l.half_close_timeout,
-      retries: l.retries,
-      maxConnections: l.max_connections,
+      connectTimeoutMs: l.connect_timeout ?? 5000,
+      idleTimeoutMs: l.idle_timeout ?? (l.protocol === "udp" ? 60_000 : 600_000),
+      halfCloseTimeoutMs: l.half_close_timeout ?? 30_000,
+      retries: l.retries ?? 2,
+      // As HAProxy's frontend maxconn: a bound on what one listener may hold, and on any forwarding loop.
+      maxConnections: l.max_connections ?? 4096,
+      maxSessions: l.max_sessions ?? 10_000,
+      responses: l.responses ?? 0,
+      requests: l.requests ?? 0,
+      health: l.health ? normalizeHealth(l.health, l.protocol) : null,
       maxFails: l.max_fails,
       failTimeoutMs: l.fail_timeout,
       backends: l.backends.map((b) => ({

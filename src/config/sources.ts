@@ -24,6 +24,8 @@ export interface QuickListener {
   connectTimeout?: string | number;
   idleTimeout?: string | number;
   retries?: number;
+  /** `--udp`: the quick listener forwards datagrams. */
+  udp?: boolean;
 }
 
 /** Where the configuration comes from. */
@@ -92,6 +94,7 @@ function quickListener(quick: QuickListener): Document {
   if (quick.connectTimeout !== undefined) listener.connect_timeout = quick.connectTimeout;
   if (quick.idleTimeout !== undefined) listener.idle_timeout = quick.idleTimeout;
   if (quick.retries !== undefined) listener.retries = quick.retries;
+  if (quick.udp) listener.protocol = "udp";
   return listener;
 }
 

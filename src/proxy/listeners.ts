@@ -18,10 +18,14 @@ import type { StateBook } from "../upstream/state.ts";
 import type { Exhaustion } from "./exhaustion.ts";
 import type { Sessions } from "./sessions.ts";
 import { TcpProxy } from "./tcp.ts";
+import { UdpProxy } from "./udp.ts";
+
+/** A TCP or UDP listener with its pool. */
+type Proxy = TcpProxy | UdpProxy;
 
 /** What the listeners need. */
 export interface ListenersDeps {
-  readonly net: Pick<NetPort, "listenTcp" | "connectTcp" | "relayTcp">;
+  readonly net: Pick<NetPort, "listenTcp" | "connectTcp" | "relayTcp" | "listenUdp" | "connectUdp">;
   readonly clock: Clock;
   readonly log: Logger;
   readonly collector: Collector;
@@ -34,8 +38,10 @@ export interface ListenersDeps {
   readonly router?: (pool: Pool) => Router;
   /** Where failures of ours (out of descriptors) are reported. */
   readonly exhaustion?: Exhaustion;
-  /** Bind with SO_REUSEPORT (worker threads sharing a port). */
+  /** Bind TCP listeners with SO_REUSEPORT (worker threads sharing a port, takeover). */
   readonly reusePort?: boolean;
+  /** Bind UDP listeners with SO_REUSEPORT (worker threads sharing a port). */
+  readonly reusePortUdp?: boolean;
 }
 
 /** A bound listener, as {@linkcode Listeners.addresses} reports it. */
@@ -61,7 +67,9 @@ export async function ensureFree(net: Pick<NetPort, "listenTcp">, configs: reado
 /** The running listeners of one thread. */
 export class Listeners {
   private readonly deps: ListenersDeps;
-  private readonly proxies = new Map<string, TcpProxy>();
+  private readonly proxies = new Map<string, Proxy>();
+  /** Removed UDP listeners whose sessions still run; their socket closes when the last one ends. */
+  private readonly draining = new Set<UdpProxy>();
   private sweepTimer: unknown;
 
   constructor(deps: ListenersDeps) {
@@ -87,6 +95,7 @@ export class Listeners {
       const proxy = this.proxies.get(key)!;
       this.proxies.delete(key);
       await proxy.stopAccepting();
+      if (proxy instanceof UdpProxy && proxy.size > 0) this.draining.add(proxy);
       this.forget(proxy);
       this.deps.log.info("listener.stop", { listener: proxy.config.name });
     }
@@ -129,11 +138,18 @@ export class Listeners {
     if (timedOut) {
       log.warn("shutdown.abort", { connections: aborted });
       sessions.abortAll("shutdown");
+      await Promise.all(this.udp().map((p) => p.close("shutdown")));
       await sessions.whenEmpty();
     }
+    await Promise.all(this.udp().map((p) => p.close("shutdown")));
     if (this.sweepTimer !== undefined) clock.clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
     return { drained: live - aborted, aborted };
+  }
+
+  /** Every UDP listener, running or draining. */
+  private udp(): UdpProxy[] {
+    return [...this.proxies.values(), ...this.draining].filter((p): p is UdpProxy => p instanceof UdpProxy);
   }
 
   /** Stops listening without touching live sessions. */
@@ -142,12 +158,13 @@ export class Listeners {
   }
 
   private async bind(configs: readonly ListenerConfig[]): Promise<void> {
-    const started: TcpProxy[] = [];
-    let building: TcpProxy | undefined;
+    const started: Proxy[] = [];
+    let building: Proxy | undefined;
     try {
       for (const config of configs) {
         const proxy = (building = this.build(config));
-        const address = await proxy.start({ reusePort: this.deps.reusePort });
+        const reusePort = proxy instanceof UdpProxy ? this.deps.reusePortUdp : this.deps.reusePort;
+        const address = await proxy.start({ reusePort });
         started.push(proxy);
         this.deps.log.info("listener.start", {
           listener: config.name,
@@ -166,12 +183,12 @@ export class Listeners {
   }
 
   /** Retires a listener's counters (forgotten once idle) and forgets its backends' state. */
-  private forget(proxy: TcpProxy): void {
+  private forget(proxy: Proxy): void {
     this.deps.collector.retire(proxy.counters);
     for (const backend of proxy.pool.backends) this.deps.states.forget(proxy.config.key, backend.key);
   }
 
-  private build(config: ListenerConfig): TcpProxy {
+  private build(config: ListenerConfig): Proxy {
     const { collector, states, net, clock, log, sessions, admit, router, exhaustion } = this.deps;
     const counters = collector.listener(config.key, config.name);
     const pool = new Pool(config, {
@@ -180,6 +197,9 @@ export class Listeners {
       balancer: { random: this.deps.random ?? Math.random },
     });
     const route = router?.(pool);
+    if (config.protocol === "udp") {
+      return new UdpProxy(config, counters, pool, { net, clock, log, sessions, total: collector.total });
+    }
     return new TcpProxy(config, counters, pool, {
       net,
       clock,
@@ -207,5 +227,7 @@ export class Listeners {
     this.deps.sessions.sweepIdle(now);
     this.deps.exhaustion?.check(now);
     for (const proxy of this.proxies.values()) proxy.pool.expireEjections(now);
+    for (const proxy of this.udp()) proxy.sweep(now);
+    for (const proxy of this.draining) if (proxy.address === undefined) this.draining.delete(proxy);
   }
 }

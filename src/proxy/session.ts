@@ -6,7 +6,7 @@
  * @module
  */
 import type { SocketAddress } from "../net/address.ts";
-import type { Relay, RelayTally } from "../runtime/types.ts";
+import type { Relay, RelayTally, UdpUpstream } from "../runtime/types.ts";
 import type { ListenerCounters } from "../stats/counters.ts";
 import type { CloseReason, SessionPhase, SessionRecord } from "../stats/recent.ts";
 import type { Backend } from "../upstream/backend.ts";
@@ -66,7 +66,7 @@ export class Session implements RelayTally, SessionRecord {
     this.idleSince = startedAt;
   }
 
-  get protocol(): "tcp" {
+  get protocol(): "tcp" | "udp" {
     return "tcp";
   }
 
@@ -76,5 +76,44 @@ export class Session implements RelayTally, SessionRecord {
 
   get phase(): SessionPhase {
     return this.closeReason ? "closed" : this.relay ? "relaying" : "connecting";
+  }
+}
+
+/**
+ * A UDP session: the datagrams of one client address and port, and the
+ * upstream socket they go out on. Replies come back through that socket and
+ * leave from the listener's address.
+ */
+export class UdpSession extends Session {
+  /** The listener's session-table key (`host|port`). */
+  flowKey = "";
+  upstream: UdpUpstream | undefined;
+  /** Datagrams that arrived while the upstream socket was opening. */
+  queue: Uint8Array[] | undefined;
+  queuedBytes = 0;
+  /** Client datagrams and replies so far, for `requests` and `responses`. */
+  requests = 0;
+  responses = 0;
+  /** Monotonic time of the last datagram either way, for the idle timeout. */
+  lastActivity: number;
+
+  constructor(
+    id: number,
+    listener: ListenerCounters,
+    client: SocketAddress,
+    timeouts: SessionTimeouts,
+    startedAt: number,
+    startedWall: number,
+  ) {
+    super(id, listener, client, timeouts, startedAt, startedWall);
+    this.lastActivity = startedAt;
+  }
+
+  override get protocol(): "udp" {
+    return "udp";
+  }
+
+  override get phase(): SessionPhase {
+    return this.closeReason ? "closed" : this.upstream ? "relaying" : "connecting";
   }
 }

@@ -10,7 +10,7 @@ import type { SocketAddress } from "../net/address.ts";
 import type { ListenerCounters, TotalCounters } from "../stats/counters.ts";
 import type { RecentSessions } from "../stats/recent.ts";
 import type { Backend } from "../upstream/backend.ts";
-import { type CloseReason, Session, type SessionTimeouts } from "./session.ts";
+import { type CloseReason, Session, type SessionTimeouts, UdpSession } from "./session.ts";
 
 /** Spreads session ids over worker threads: worker i of n numbers its sessions i+1, i+1+n, ... */
 export interface IdSpace {
@@ -39,6 +39,17 @@ export class Sessions {
     return this.live.size;
   }
 
+  /** Registers a new UDP session (a client address seen for the first time) and counts it. */
+  openUdp(
+    listener: ListenerCounters,
+    client: SocketAddress,
+    timeouts: SessionTimeouts,
+    now: number,
+    wallNow: number,
+  ): UdpSession {
+    return this.add(new UdpSession(this.nextId, listener, client, timeouts, now, wallNow));
+  }
+
   /** Registers an admitted client and counts it accepted. */
   open(
     listener: ListenerCounters,
@@ -47,11 +58,14 @@ export class Sessions {
     now: number,
     wallNow: number,
   ): Session {
-    const session = new Session(this.nextId, listener, client, timeouts, now, wallNow);
+    return this.add(new Session(this.nextId, listener, client, timeouts, now, wallNow));
+  }
+
+  private add<S extends Session>(session: S): S {
     this.nextId += this.idStep;
     this.live.add(session);
-    listener.connections++;
-    listener.active++;
+    session.listener.connections++;
+    session.listener.active++;
     this.total.connections++;
     this.total.active++;
     return session;

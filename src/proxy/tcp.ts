@@ -155,6 +155,7 @@ export class TcpProxy {
         counters.connections++;
         counters.connected++;
         counters.connectMs += connectMs;
+        backend.latency.observe(connectMs, started + connectMs);
         this.counters.connected++;
         this.counters.connectMs += connectMs;
         total.connected++;
@@ -176,7 +177,10 @@ export class TcpProxy {
         // Our own failure (out of descriptors) says nothing about the backend, and another would fail alike.
         const local = reason === "local";
         if (local) this.deps.exhaustion?.report("connect", (error as Error).message, clock.now());
-        const ejected = !local && pool.reportFailure(backend, clock.now());
+        const now = clock.now();
+        const ejected = !local && pool.reportFailure(backend, now);
+        // A failed connect counts as slow as a timed-out one, so an adaptive strategy steers away.
+        if (!local) backend.latency.observe(this.config.connectTimeoutMs, now);
         log.warn("upstream.connect_failed", {
           id: session.id,
           listener: this.config.name,

@@ -9,6 +9,11 @@ import { CONNECT_FAILURES, type ConnectFailure } from "../runtime/types.ts";
 
 export { CONNECT_FAILURES, type ConnectFailure };
 
+/** Why a UDP datagram from a client was dropped. */
+export type DropReason = "max_sessions" | "queue_full" | "no_backend" | "send_error";
+/** All drop reasons. */
+export const DROP_REASONS: readonly DropReason[] = ["max_sessions", "queue_full", "no_backend", "send_error"];
+
 /** Why a client was turned away before any bytes were relayed. */
 export type RejectReason = "no_backend" | "max_connections";
 /** All reject reasons, so counters start at zero and metrics show every label. */
@@ -37,6 +42,10 @@ export class TrafficCounters {
   connected = 0;
   /** Milliseconds spent in successful connects, summed; over `connected` it is the mean connect time. */
   connectMs = 0;
+  /** UDP: datagrams from clients passed to backends, ever. */
+  datagramsToUpstream = 0;
+  /** UDP: datagrams from backends passed to clients, ever. */
+  datagramsToClient = 0;
   /** Set when the entity left the configuration; the collector forgets it once nothing is active. */
   retired = false;
 
@@ -51,6 +60,8 @@ export class ListenerCounters extends TrafficCounters {
   readonly key: string;
   name: string;
   readonly rejected: Record<RejectReason, number> = zeroes(REJECT_REASONS);
+  /** UDP: client datagrams dropped, by reason. */
+  readonly dropped: Record<DropReason, number> = zeroes(DROP_REASONS);
 
   constructor(key: string, name: string) {
     super();
@@ -59,7 +70,12 @@ export class ListenerCounters extends TrafficCounters {
   }
 
   override get refused(): number {
-    return sumOf(this.rejected);
+    return sumOf(this.rejected) + sumOf(this.dropped);
+  }
+
+  /** The listener's protocol, which its key begins with. */
+  get protocol(): "tcp" | "udp" {
+    return this.key.startsWith("udp/") ? "udp" : "tcp";
   }
 }
 
@@ -71,6 +87,8 @@ export class BackendCounters extends TrafficCounters {
   readonly connectErrors: Record<ConnectFailure, number> = zeroes(CONNECT_FAILURES);
   /** Times the passive breaker took this backend out. */
   ejections = 0;
+  /** Times active health checks changed this backend's health (either way). */
+  healthTransitions = 0;
 
   constructor(listener: ListenerCounters, key: string, name: string) {
     super();

@@ -16,6 +16,9 @@ export type CloseReason =
   | "upstream_error"
   | "idle_timeout"
   | "half_close_timeout"
+  | "responses"
+  | "requests"
+  | "backend_down"
   | "shutdown"
   | "no_backend";
 
@@ -25,7 +28,7 @@ export type SessionPhase = "connecting" | "relaying" | "closed";
 /** A session as stats read it. */
 export interface SessionRecord {
   readonly id: number;
-  readonly protocol: "tcp";
+  readonly protocol: "tcp" | "udp";
   readonly listener: ListenerCounters;
   readonly client: SocketAddress;
   /** The backend's label, once one was picked. */

@@ -9,7 +9,11 @@ import type { BackendConfig, ListenerConfig } from "../config/schema.ts";
 import { formatAddress, type SocketAddress } from "../net/address.ts";
 import type { ConnectTcpOptions } from "../runtime/types.ts";
 import type { BackendCounters } from "../stats/counters.ts";
+import { Ewma } from "./ewma.ts";
 import type { BackendState } from "./state.ts";
+
+/** How fast the latency average follows a change: a sample 5 s old weighs 1/e of a new one. */
+const LATENCY_TAU_MS = 5000;
 
 /** A pool member. Balancers see it through {@linkcode Member}. */
 export class Backend implements Member {
@@ -22,6 +26,8 @@ export class Backend implements Member {
   dialOptions: ConnectTcpOptions;
   readonly state: BackendState;
   readonly counters: BackendCounters;
+  /** Connect and health check times, for the `ewma` strategy; kept across reloads with the backend. */
+  readonly latency: Ewma = new Ewma(LATENCY_TAU_MS);
 
   constructor(config: BackendConfig, listener: ListenerConfig, state: BackendState, counters: BackendCounters) {
     this.key = formatAddress(config.address);
@@ -53,5 +59,9 @@ export class Backend implements Member {
 
   get fallback(): boolean {
     return this.state.fallback;
+  }
+
+  get latencyMs(): number {
+    return this.latency.value;
   }
 }

@@ -14,6 +14,16 @@ export type AdminState = "enabled" | "disabled" | "draining";
 /** The state shown: the first that holds of disabled, draining/drained, down, ejected, up. */
 export type ShownState = "disabled" | "draining" | "drained" | "down" | "ejected" | "up";
 
+/** A health check's outcome as kept for display. */
+export interface LastCheck {
+  readonly ok: boolean;
+  /** `ok`, a connect failure (`timeout`, `refused`), `status 503`, `unexpected reply`. */
+  readonly reason: string;
+  readonly latencyMs: number;
+  /** Wall-clock ms. */
+  readonly at: number;
+}
+
 /** One backend's inputs and what follows from them. */
 export class BackendState {
   #health: Health = "up";
@@ -35,6 +45,8 @@ export class BackendState {
    * clock; {@linkcode expire} clears it once {@linkcode ejectedUntil} passed.
    */
   #ejected = false;
+  /** The last health check's result, when the listener runs checks. */
+  lastCheck: LastCheck | undefined;
   /** When the ejection ends (monotonic ms). Worker threads' ejections are mirrored with Infinity. */
   ejectedUntil = -Infinity;
 

@@ -22,6 +22,10 @@ const WORKER_MODULE = "src/workers/worker.ts";
 export interface WorkerGroup {
   addresses(): BoundListener[];
   connections(limit: number): Promise<TableJson>;
+  /** Pools live on the worker threads: none here. */
+  pool(key: string): undefined;
+  /** Tells every worker a backend's health, as checked on the main thread. */
+  setHealth(listener: string, backend: string, health: "up" | "down"): void;
   shutdown(drainTimeoutMs: number): Promise<{ drained: number; aborted: number }>;
 }
 
@@ -66,6 +70,11 @@ class WorkerClient {
   connections(limit: number): Promise<FromWorker> {
     const id = this.nextId++;
     return this.request({ type: "connections", id, limit }, `connections:${id}`);
+  }
+
+  /** Sends a message that needs no reply. */
+  tell(message: ToWorker): void {
+    if (this.alive) this.handle.postMessage(message);
   }
 
   terminate(): void {
@@ -133,6 +142,10 @@ export async function startWorkerGroup(
 
   return {
     addresses: () => bound,
+    pool: () => undefined,
+    setHealth(listener, backend, health) {
+      for (const client of clients) client.tell({ type: "health", listener, backend, health });
+    },
     async connections(limit) {
       const replies = await Promise.all(clients.map((c) => c.connections(limit)));
       return mergeTables(replies.flatMap((r) => (r.type === "connections" ? [r.connections] : [])), limit);

@@ -15,6 +15,7 @@ import type { Collector } from "../stats/collector.ts";
 import {
   type BackendCounters,
   CONNECT_FAILURES,
+  DROP_REASONS,
   type ListenerCounters,
   REJECT_REASONS,
   type TotalCounters,
@@ -31,14 +32,31 @@ interface Field<E> {
   readonly combine: "sum" | "max";
 }
 
-type Counted = "connections" | "active" | "toUpstream" | "toClient" | "connected" | "connectMs";
+type Counted =
+  | "connections"
+  | "active"
+  | "toUpstream"
+  | "toClient"
+  | "connected"
+  | "connectMs"
+  | "datagramsToUpstream"
+  | "datagramsToClient";
 const counted = (name: Counted): Field<TrafficCounters> => ({
   name,
   get: (e) => e[name],
   set: (e, v) => void (e[name] = v),
   combine: "sum",
 });
-const TRAFFIC = (["connections", "active", "toUpstream", "toClient", "connected", "connectMs"] as const).map(counted);
+const TRAFFIC = ([
+  "connections",
+  "active",
+  "toUpstream",
+  "toClient",
+  "connected",
+  "connectMs",
+  "datagramsToUpstream",
+  "datagramsToClient",
+] as const).map(counted);
 
 /** A backend in a layout: its counters and its state. */
 interface BackendEntity {
@@ -53,6 +71,12 @@ const TOTAL_FIELDS: readonly Field<TotalCounters>[] = [
 
 const LISTENER_FIELDS: readonly Field<ListenerCounters>[] = [
   ...TRAFFIC,
+  ...DROP_REASONS.map((r): Field<ListenerCounters> => ({
+    name: `dropped.${r}`,
+    get: (e) => e.dropped[r],
+    set: (e, v) => void (e.dropped[r] = v),
+    combine: "sum",
+  })),
   ...REJECT_REASONS.map((r): Field<ListenerCounters> => ({
     name: `rejected.${r}`,
     get: (e) => e.rejected[r],

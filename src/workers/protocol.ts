@@ -20,6 +20,7 @@ export type ToWorker =
     layout: { version: number; length: number };
   }
   | { type: "connections"; id: number; limit: number }
+  | { type: "health"; listener: string; backend: string; health: "up" | "down" }
   | { type: "shutdown"; drainTimeoutMs: number };
 
 /** Worker -> main thread. */

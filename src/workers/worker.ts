@@ -29,6 +29,7 @@ let sessions: Sessions | undefined;
 let listeners: Listeners | undefined;
 let publish: (() => void) | undefined;
 let publisher: unknown;
+let states: StateBook | undefined;
 
 channel.onMessage(async (raw) => {
   const message = raw as ToWorker;
@@ -40,7 +41,7 @@ channel.onMessage(async (raw) => {
     collector = new Collector(info, clock, { history: false });
     sessions = new Sessions(collector.total, collector.recent, { worker: message.index, workers: config.workers });
     collector.addSource(() => sessions!.foldAll());
-    const states = new StateBook();
+    states = new StateBook();
     const exhaustion = new Exhaustion(log);
     listeners = new Listeners({
       net: runtime.net,
@@ -51,6 +52,7 @@ channel.onMessage(async (raw) => {
       sessions,
       exhaustion,
       reusePort: true,
+      reusePortUdp: true,
     });
     try {
       await listeners.start(config);
@@ -69,6 +71,10 @@ channel.onMessage(async (raw) => {
     };
     publisher = clock.setInterval(publish, PUBLISH_EVERY_MS);
     send({ type: "started", addresses: listeners.addresses() });
+  } else if (message.type === "health") {
+    // Checks run on the main thread; every thread's pools honour the result.
+    const state = states?.find(message.listener, message.backend);
+    if (state) state.health = message.health;
   } else if (message.type === "connections") {
     const connections = tableJson(sessions!.list(), collector!.recent.list(), message.limit, runtime.clock.now());
     send({ type: "connections", id: message.id, connections });
