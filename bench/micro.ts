@@ -44,6 +44,7 @@ const members: Member[] = Array.from({ length: 8 }, (_, i) => ({
   active: i * 3,
   eligible: true,
   fallback: true,
+  latencyMs: 1 + i,
 }));
 const keys = Array.from({ length: 1024 }, (_, i) => hashKey(`192.0.2.${i & 255}.${i >> 8}`));
 for (const name of BALANCER_NAMES) {
