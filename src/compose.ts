@@ -181,7 +181,7 @@ export async function startSluice(
   const info = { version: VERSION, runtime: runtime.name, runtimeVersion: runtime.version };
   const collector = new Collector(info, runtime.clock);
   const states = new StateBook();
-  const exhaustion = new Exhaustion(log);
+  const exhaustion = new Exhaustion(log, collector.total);
   const takeover = options.takeover === true;
   const serving = await startServing({ runtime, collector, states, exhaustion, log }, config, takeover);
   const health = startHealth({ runtime, log, states, collector, serving }, config);
@@ -190,7 +190,9 @@ export async function startSluice(
   let stopped = false;
   if (config.admin) {
     const { clock } = runtime;
-    const app = createAdminApp({ collector, states, clock, exhaustion, connections: serving.connections });
+    // Worker threads publish their episodes through the counters: /healthz says 503 when any thread is out.
+    const anyThread = { isActive: (now: number) => exhaustion.isActive(now) || collector.total.exhausted > 0 };
+    const app = createAdminApp({ collector, states, clock, exhaustion: anyThread, connections: serving.connections });
     const onError = (error: string) => exhaustion.report("admin", error, clock.now());
     const serveAdmin = () => runtime.http.serve({ ...config.admin!.listen, onError }, app.fetch);
     try {

@@ -11,7 +11,7 @@ import { loadSource } from "./config/sources.ts";
 import { type Demo, startDemo } from "./demo.ts";
 import { formatAddress } from "./net/address.ts";
 import type { Runtime } from "./runtime/types.ts";
-import { readPid, removePid, signalPredecessor, writePid } from "./pidfile.ts";
+import { findPredecessor, removePid, signalPredecessor, writePid } from "./pidfile.ts";
 import { VERSION } from "./version.ts";
 
 /** Exit codes: 0 fine, 1 configuration or start-up failure, 2 bad command line. */
@@ -77,10 +77,10 @@ export async function main(runtime: Runtime): Promise<number> {
     log.flush();
     return EXIT.failed;
   }
-  const predecessor = takeover ? await readPid(runtime.host, pidFile!) : undefined;
+  const predecessor = takeover ? await findPredecessor(runtime.host, log, pidFile!) : undefined;
   let sluice;
   try {
-    sluice = await startSluice(runtime, loaded.config, { log, takeover });
+    sluice = await startSluice(runtime, loaded.config, { log, takeover: predecessor !== undefined });
     if (pidFile !== undefined) await writePid(runtime.host, pidFile);
   } catch (error) {
     log.error("start.failed", { error: (error as Error).message });
@@ -107,9 +107,17 @@ export async function main(runtime: Runtime): Promise<number> {
   const stopping = waitForSignal(runtime, () => {
     log.warn("shutdown.forced", {});
     log.flush();
-    runtime.host.exit(EXIT.failed);
+    const exit = () => runtime.host.exit(EXIT.failed);
+    // A pid file left behind would name a process that is gone, or later someone else.
+    if (pidFile !== undefined) removePid(runtime.host, pidFile).then(exit, exit);
+    else exit();
   });
-  if (takeover) signalPredecessor(runtime.host, log, predecessor);
+  if (predecessor !== undefined) signalPredecessor(runtime.host, log, predecessor);
+  // SIGHUP would end the process without a drain; until reload exists (issue 11) it is logged and ignored.
+  runtime.host.onSignal(
+    "SIGHUP",
+    () => log.warn("signal.ignored", { signal: "SIGHUP", reason: "reload is not built yet" }),
+  );
   const signal = await stopping;
   log.info("shutdown.start", { signal, drain_timeout_ms: loaded.config.drainTimeoutMs });
   await sluice.shutdown();

@@ -32,15 +32,30 @@ export async function removePid(host: HostPort, path: string): Promise<void> {
 }
 
 /**
- * Tells the instance named in the old pid file to drain and exit, once this
- * one is serving; logs what happened.
+ * The running Sluice that the pid file names, or undefined (with a warning)
+ * when there is none: no file, no such process, or a process that is not
+ * Sluice (a stale pid reused by something else must never get our SIGTERM).
+ * Without a predecessor there is nothing to take over, and the normal
+ * address-in-use check applies.
  */
-export function signalPredecessor(host: HostPort, log: Logger, pid: number | undefined): void {
-  if (pid === undefined || pid === host.pid) {
-    log.warn("takeover.alone", { reason: "no running instance named in the pid file" });
-    return;
+export async function findPredecessor(host: HostPort, log: Logger, path: string): Promise<number | undefined> {
+  const pid = await readPid(host, path);
+  let reason: string | undefined;
+  if (pid === undefined) reason = "no pid in the pid file";
+  else if (pid === host.pid) reason = "the pid file names this process";
+  else {
+    const command = await host.readTextFile(`/proc/${pid}/cmdline`).catch(() => undefined);
+    if (command === undefined) reason = "no such process";
+    else if (!/sluice|mod\.ts/i.test(command)) reason = "that process is not Sluice";
   }
+  if (reason === undefined) return pid;
+  log.warn("takeover.alone", { pid, reason });
+  return undefined;
+}
+
+/** Tells the instance being taken over to drain and exit, once this one is serving. */
+export function signalPredecessor(host: HostPort, log: Logger, pid: number): void {
   const delivered = host.kill(pid, "SIGTERM");
   if (delivered) log.info("takeover.signalled", { pid });
-  else log.warn("takeover.alone", { pid, reason: "no such process" });
+  else log.warn("takeover.alone", { pid, reason: "it exited before the signal" });
 }

@@ -332,6 +332,14 @@ describe("self loops", () => {
     assert.deepEqual(loops("127.0.0.1:0", "127.0.0.1:1"), []);
   });
 
+  test("two backends of one pool with one name (given or default) are refused: they would be one metric series", () => {
+    const r = loadToml(
+      `[[listeners]]\nlisten = ":0"\nbackends = [{ address = "10.0.0.1:80", name = "x" }, ` +
+        `{ address = "10.0.0.2:80", name = "10.0.0.3:80" }, { address = "10.0.0.3:80" }]`,
+    );
+    assert.deepEqual(r.ok ? [] : r.issues.map((i) => i.path), ["listeners[0].backends[2].name"]);
+  });
+
   test("another listener of the same file counts too", () => {
     const r = loadToml(
       `[[listeners]]\nlisten = "127.0.0.1:7000"\nbackends = [{ address = "127.0.0.1:7001" }]\n` +

@@ -6,6 +6,7 @@
  */
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { exchange, replyAfterRequest, startServer, type TestServer } from "./helpers/net.ts";
@@ -112,4 +113,28 @@ describe(`one port, two instances, on ${runtimeName}`, () => {
       assert.equal(existsSync(pidFile), false, "the pid file is removed on exit");
     },
   );
+
+  test("--takeover never signals a process that is not Sluice, and then does not share the port", async () => {
+    if (!canShare) return;
+    const port = await freePort();
+    const holder = spawnSluice([`127.0.0.1:${port}`, `127.0.0.1:${backend.port}`, "--admin", "off"]);
+    await holder.waitForLog(/listener\.start/);
+    const stranger = spawn("sleep", ["30"]);
+    cleanups.push(() => stranger.kill("SIGKILL"));
+    const pidFile = tempFile("stale.pid", `${stranger.pid}\n`);
+    const successor = spawnSluice([
+      `127.0.0.1:${port}`,
+      `127.0.0.1:${backend.port}`,
+      "--admin",
+      "off",
+      "--pid-file",
+      pidFile,
+      "--takeover",
+    ]);
+    assert.equal(await successor.exited, 1, "the normal address-in-use check applies");
+    assert.match(successor.stderr(), /takeover\.alone .*that process is not Sluice/);
+    assert.match(successor.stderr(), /address in use/);
+    assert.equal(stranger.exitCode, null, "the stranger was not signalled");
+    assert.equal(stranger.signalCode, null);
+  });
 });

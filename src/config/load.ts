@@ -207,7 +207,16 @@ function crossChecks(config: Config): ConfigIssue[] {
     } else names.set(listener.name, i);
     clash(listener.listen, `listeners[${i}].listen`, listener.protocol);
     const backends = new Map<string, number>();
+    const backendNames = new Map<string, number>();
     listener.backends.forEach((backend, j) => {
+      // Names label metrics: two backends with one name would be two series with the same labels.
+      const named = backendNames.get(backend.name);
+      if (named !== undefined) {
+        issues.push({
+          path: `listeners[${i}].backends[${j}].name`,
+          message: `duplicate name "${backend.name}" (also backends[${named}], by name or address)`,
+        });
+      } else backendNames.set(backend.name, j);
       const key = formatAddress(backend.address);
       const first = backends.get(key);
       if (first !== undefined) {

@@ -14,12 +14,15 @@ const QUIET_MS = 5000;
 /** Local resource failures of one thread. */
 export class Exhaustion {
   private readonly log: Logger;
+  /** Where the episode is published for other threads and views (`TotalCounters.exhausted`). */
+  private readonly flag: { exhausted: number } | undefined;
   private active = false;
   private lastAt = -Infinity;
   private failures = 0;
 
-  constructor(log: Logger) {
+  constructor(log: Logger, flag?: { exhausted: number }) {
     this.log = log;
+    this.flag = flag;
   }
 
   /** Records a failure of ours at `source` (`accept`, `connect`, `admin`); the first of an episode is logged. */
@@ -28,6 +31,7 @@ export class Exhaustion {
     this.failures++;
     if (this.active) return;
     this.active = true;
+    if (this.flag) this.flag.exhausted = 1;
     this.log.warn("resources.exhausted", { source, error });
   }
 
@@ -35,6 +39,7 @@ export class Exhaustion {
   check(now: number): void {
     if (!this.active || now - this.lastAt < QUIET_MS) return;
     this.active = false;
+    if (this.flag) this.flag.exhausted = 0;
     this.log.info("resources.recovered", { failures: this.failures });
     this.failures = 0;
   }

@@ -39,6 +39,8 @@ export class Session implements RelayTally, SessionRecord {
   /** Bytes already added to listener/backend totals. */
   foldedToUpstream = 0;
   foldedToClient = 0;
+  /** A dial failed for want of our own resources (out of descriptors), not the backend's fault. */
+  localFailure = false;
   /** Set when we decide to end the session (idle, shutdown) before or during the relay. */
   abortReason: CloseReason | undefined;
   closeReason: CloseReason | undefined;

@@ -125,6 +125,10 @@ export class TcpProxy {
     }
     if (!upstream) {
       client.abort();
+      if (session.localFailure) {
+        this.countRefusal("local");
+        return this.account(session, "local", "out of file descriptors or ports");
+      }
       this.countRefusal("no_backend");
       return this.account(session, "no_backend", "no backend could be reached");
     }
@@ -163,7 +167,10 @@ export class TcpProxy {
         pool.reportSuccess(backend);
         return upstream;
       } catch (error) {
-        const reason: ConnectFailure = error instanceof ConnectError ? error.reason : "error";
+        let reason: ConnectFailure = error instanceof ConnectError ? error.reason : "error";
+        // Bun reports a connect that failed for want of a descriptor as refused; during an episode of
+        // our own exhaustion a refusal is taken as ours too, so no healthy backend is ejected for it.
+        if (reason === "refused" && this.deps.exhaustion?.isActive(clock.now())) reason = "local";
         if (reason === "reset") {
           // The backend accepted and reset at once. Whether that shows as a failed connect or as an error
           // right after it is a race inside the runtime; it is counted the same either way: a connection
@@ -176,12 +183,15 @@ export class TcpProxy {
         backend.counters.connectErrors[reason]++;
         // Our own failure (out of descriptors) says nothing about the backend, and another would fail alike.
         const local = reason === "local";
-        if (local) this.deps.exhaustion?.report("connect", (error as Error).message, clock.now());
+        if (local) {
+          this.deps.exhaustion?.report("connect", (error as Error).message, clock.now());
+          session.localFailure = true;
+        }
         const now = clock.now();
         const ejected = !local && pool.reportFailure(backend, now);
         // A failed connect counts as slow as a timed-out one, so an adaptive strategy steers away.
         if (!local) backend.latency.observe(this.config.connectTimeoutMs, now);
-        log.warn("upstream.connect_failed", {
+        log[local ? "debug" : "warn"]("upstream.connect_failed", {
           id: session.id,
           listener: this.config.name,
           backend: backend.name,
@@ -215,7 +225,8 @@ export class TcpProxy {
     const { sessions, log, clock } = this.deps;
     const now = clock.now();
     sessions.close(session, reason, error, now);
-    const level = reason === "no_backend" ? "warn" : "info";
+    // Refusals of our own are in the exhaustion episode's one line; per connection they would flood the log.
+    const level = reason === "no_backend" ? "warn" : reason === "local" ? "debug" : "info";
     if (!log.enabled(level)) return;
     log[level]("conn.close", {
       id: session.id,

@@ -27,6 +27,9 @@ const FAILURE_BY_CODE: Record<string, ConnectFailure> = {
   EAI_AGAIN: "dns",
   EAI_NONAME: "dns",
   ECONNRESET: "reset",
+  // Deno reports a backend that reset as it accepted as "not connected" on the first use of the socket.
+  ENOTCONN: "reset",
+  NotConnected: "reset",
   ConnectionReset: "reset",
   EPIPE: "reset",
 };

@@ -15,9 +15,9 @@ export type DropReason = "max_sessions" | "queue_full" | "no_backend" | "send_er
 export const DROP_REASONS: readonly DropReason[] = ["max_sessions", "queue_full", "no_backend", "send_error"];
 
 /** Why a client was turned away before any bytes were relayed. */
-export type RejectReason = "no_backend" | "max_connections";
+export type RejectReason = "no_backend" | "max_connections" | "local";
 /** All reject reasons, so counters start at zero and metrics show every label. */
-export const REJECT_REASONS: readonly RejectReason[] = ["no_backend", "max_connections"];
+export const REJECT_REASONS: readonly RejectReason[] = ["no_backend", "max_connections", "local"];
 
 const zeroes = <K extends string>(keys: readonly K[]) =>
   Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
@@ -106,6 +106,8 @@ export class BackendCounters extends TrafficCounters {
 export class TotalCounters extends TrafficCounters {
   /** Clients refused on any listener, ever. */
   refusedTotal = 0;
+  /** 1 while some thread is out of descriptors or ports (an episode), else 0. */
+  exhausted = 0;
 
   override get refused(): number {
     return this.refusedTotal;

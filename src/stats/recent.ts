@@ -20,7 +20,8 @@ export type CloseReason =
   | "requests"
   | "backend_down"
   | "shutdown"
-  | "no_backend";
+  | "no_backend"
+  | "local";
 
 /** Where a session is in its life. */
 export type SessionPhase = "connecting" | "relaying" | "closed";

@@ -67,6 +67,7 @@ interface BackendEntity {
 const TOTAL_FIELDS: readonly Field<TotalCounters>[] = [
   ...TRAFFIC,
   { name: "refused", get: (e) => e.refusedTotal, set: (e, v) => void (e.refusedTotal = v), combine: "sum" },
+  { name: "exhausted", get: (e) => e.exhausted, set: (e, v) => void (e.exhausted = v), combine: "max" },
 ];
 
 const LISTENER_FIELDS: readonly Field<ListenerCounters>[] = [

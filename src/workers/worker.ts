@@ -42,7 +42,7 @@ channel.onMessage(async (raw) => {
     sessions = new Sessions(collector.total, collector.recent, { worker: message.index, workers: config.workers });
     collector.addSource(() => sessions!.foldAll());
     states = new StateBook();
-    const exhaustion = new Exhaustion(log);
+    const exhaustion = new Exhaustion(log, collector.total);
     listeners = new Listeners({
       net: runtime.net,
       clock,

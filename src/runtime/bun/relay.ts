@@ -104,7 +104,8 @@ export class BunRelay extends RelayCore<BunConnection> {
    */
   protected destroy(): void {
     this.client.pending = this.upstream.pending = undefined;
-    if (this.graceful) {
+    // A reset or error on one side ends the other with a FIN, as on Node and Deno; only abort() resets.
+    if (this.graceful || this.outcome !== "aborted") {
       this.client.closeGracefully();
       this.upstream.closeGracefully();
     } else {
