@@ -221,7 +221,7 @@ describe("the configuration file", () => {
     const r = loadToml(readFileSync(new URL("../sluice.toml", import.meta.url), "utf8"));
     assert.ok(r.ok, r.ok ? "" : r.issues.map((i) => formatIssue("sluice.toml", i)).join("\n"));
     assert.deepEqual(r.warnings, []);
-    assert.deepEqual(r.config.listeners.map((l) => l.name), ["web", "redis"]);
+    assert.deepEqual(r.config.listeners.map((l) => l.name), ["web", "redis", "dns"]);
   });
 
   test("a TOML syntax error gives line and column", () => {

@@ -79,14 +79,16 @@ describe(`out of file descriptors on ${runtimeName}`, () => {
     if (local > 0) assert.equal(episodes, 1, "failed connects of ours start a logged episode");
     if (during?.status === 503) assert.match(during.body, /out of file descriptors/);
 
+    // Descriptors free up as the closed sessions are torn down; a client arriving before that may still
+    // be turned away (Node resets it itself), so a few tries, each bounded.
     const before = accepted;
-    const fresh = net.connect({ host: "127.0.0.1", port });
-    fresh.on("error", () => {});
-    cleanups.push(() => fresh.destroy());
-    assert.ok(
-      await waitFor(() => accepted > before, 10_000),
-      `a new client is forwarded again; accepted ${accepted}; stderr:\n${proc.stderr().slice(-1500)}`,
-    );
+    for (let attempt = 0; attempt < 5 && accepted === before; attempt++) {
+      const fresh = net.connect({ host: "127.0.0.1", port });
+      fresh.on("error", () => {});
+      cleanups.push(() => fresh.destroy());
+      await waitFor(() => accepted > before, 2000);
+    }
+    assert.ok(accepted > before, `a new client is forwarded again; stderr:\n${proc.stderr().slice(-1500)}`);
     assert.equal(proc.child.exitCode, null, "still running");
   });
 });

@@ -209,14 +209,6 @@ function crossChecks(config: Config): ConfigIssue[] {
     const backends = new Map<string, number>();
     const backendNames = new Map<string, number>();
     listener.backends.forEach((backend, j) => {
-      // Names label metrics: two backends with one name would be two series with the same labels.
-      const named = backendNames.get(backend.name);
-      if (named !== undefined) {
-        issues.push({
-          path: `listeners[${i}].backends[${j}].name`,
-          message: `duplicate name "${backend.name}" (also backends[${named}], by name or address)`,
-        });
-      } else backendNames.set(backend.name, j);
       const key = formatAddress(backend.address);
       const first = backends.get(key);
       if (first !== undefined) {
@@ -224,7 +216,17 @@ function crossChecks(config: Config): ConfigIssue[] {
           path: `listeners[${i}].backends[${j}].address`,
           message: `duplicate backend ${key} (also backends[${first}]); raise its weight instead`,
         });
-      } else backends.set(key, j);
+      } else {
+        backends.set(key, j);
+        // Names label metrics: two backends with one name would be two series with the same labels.
+        const named = backendNames.get(backend.name);
+        if (named !== undefined) {
+          issues.push({
+            path: `listeners[${i}].backends[${j}].name`,
+            message: `duplicate name "${backend.name}" (also backends[${named}], by name or address)`,
+          });
+        } else backendNames.set(backend.name, j);
+      }
     });
   });
   if (config.admin) clash(config.admin.listen, "admin.listen", "tcp");
