@@ -81,6 +81,19 @@ describe("UDP sessions on a fake network", () => {
     assert.equal(s.collector.recent.list()[0].closeReason, "responses");
   });
 
+  test("responses = 1 with three queries in flight on one client port answers all three, then ends", async () => {
+    const s = await fakeSluice(udpConfig([1], { responses: 1 }));
+    const udp = s.network.udp;
+    for (const q of ["q1", "q2", "q3"]) udp.receive(5353, client(1), q);
+    await settle();
+    assert.equal(udp.upstreams.length, 1, "one session carries all three");
+    for (const r of ["r1", "r2"]) udp.upstreams[0].reply(r);
+    assert.equal(udp.upstreams[0].closed, false, "two of three answers in");
+    udp.upstreams[0].reply("r3");
+    assert.equal(udp.upstreams[0].closed, true);
+    assert.deepEqual(udp.sent(5353).map((x) => x.data), ["r1", "r2", "r3"]);
+  });
+
   test("requests = 2: the third datagram of a client starts a new session, re-balanced", async () => {
     const s = await fakeSluice(udpConfig([1, 2], { requests: 2 }));
     const udp = s.network.udp;

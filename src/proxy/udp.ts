@@ -4,7 +4,7 @@
  * datagrams queue, bounded, meanwhile); replies come back through that socket
  * and leave from the listener's own address. Datagrams are never merged,
  * split or reordered. Sessions end after `idle_timeout` without a datagram,
- * after `responses` replies, or when their backend stops being usable (the
+ * after `responses` replies per client datagram, or when their backend stops being usable (the
  * client's next datagram starts a new session elsewhere); `requests` starts a
  * new session after that many client datagrams, so a busy client is
  * re-balanced. Nothing grows without bound: sessions are capped by
@@ -217,8 +217,10 @@ export class UdpProxy {
     flow.toClient += data.length;
     this.counters.datagramsToClient++;
     flow.backend!.counters.datagramsToClient++;
+    // As nginx's proxy_responses: `responses` replies per client datagram, so queries in flight on one
+    // client port all get their answers before the session ends.
     const { responses } = this.config;
-    if (responses > 0 && ++flow.responses >= responses) this.end(flow, "responses");
+    if (responses > 0 && ++flow.responses >= responses * flow.requests) this.end(flow, "responses");
   }
 
   private end(flow: UdpSession, reason: CloseReason): void {
