@@ -1,20 +1,24 @@
 /**
- * The loads: bulk throughput with iperf3 (1 and 8 streams) and small HTTP
- * requests with wrk (keep-alive, and a new connection per request), plus the
- * backends they run against. Every load is bounded in time.
+ * The loads: bulk throughput with iperf3 (1 and 8 streams), small HTTP
+ * requests with wrk (keep-alive, and a new connection per request) and DNS
+ * over UDP with dnsperf (`./udp.ts`), plus the backends they run against.
+ * Every load is bounded in time.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, have, type Running, waitForPort } from "./forwarders.ts";
+import { type ForwardMode, freePort, have, type Running, waitForPort } from "./forwarders.ts";
+import { dnsperf } from "./udp.ts";
 import { spawn } from "node:child_process";
 import process from "node:process";
 
 /** One measurement of one load through one forwarder. */
 export interface Measurement {
-  /** Gbit/s for throughput loads, requests/s for HTTP loads. */
+  /** Gbit/s for throughput loads, requests/s for HTTP loads, answered queries/s for DNS loads. */
   value: number;
+  /** DNS loads: queries sent but not answered within dnsperf's timeout, in percent. */
+  lost?: number;
   /** Latency percentiles in ms (HTTP loads). */
   p50?: number;
   p99?: number;
@@ -24,9 +28,11 @@ export interface Measurement {
 
 export interface Load {
   readonly name: string;
-  readonly unit: "Gbit/s" | "req/s";
+  readonly unit: "Gbit/s" | "req/s" | "q/s";
   /** Which backend it needs. */
-  readonly backend: "iperf3" | "http";
+  readonly backend: "iperf3" | "http" | "dns";
+  /** What the forwarder must carry, and how (UDP `responses`); only forwarders that carry it run it. */
+  readonly mode: ForwardMode;
   missing(): string | undefined;
   run(port: number, seconds: number): Promise<Measurement>;
 }
@@ -47,6 +53,7 @@ function iperf(streams: number): Load {
     name: streams === 1 ? "1 stream" : `${streams} streams`,
     unit: "Gbit/s",
     backend: "iperf3",
+    mode: { protocol: "tcp" },
     missing: () => (have("iperf3") ? undefined : "iperf3 not installed (apt-get install iperf3)"),
     async run(port, seconds) {
       // iperf3's server takes a moment to finish the previous test; one retry after a pause covers it.
@@ -93,6 +100,7 @@ function wrk(keepAlive: boolean): Load {
     name: keepAlive ? "keep-alive" : "new conn per req",
     unit: "req/s",
     backend: "http",
+    mode: { protocol: "tcp" },
     missing: () => (have("wrk") ? undefined : "wrk not installed (apt-get install wrk)"),
     async run(port, seconds) {
       const args = ["-t", "2", "-c", "50", "-d", `${seconds}s`, "--latency", "--timeout", "5s"];
@@ -102,8 +110,8 @@ function wrk(keepAlive: boolean): Load {
   };
 }
 
-/** The four loads, in table order. */
-export const LOADS: Load[] = [iperf(1), iperf(8), wrk(true), wrk(false)];
+/** The loads, in table order: TCP, then UDP. */
+export const LOADS: Load[] = [iperf(1), iperf(8), wrk(true), wrk(false), dnsperf(0), dnsperf(1)];
 
 /** An iperf3 server, kept for the whole run. */
 export async function startIperfServer(): Promise<Running> {
@@ -143,7 +151,11 @@ export async function startHttpBackend(): Promise<Running & { kind: string }> {
       kind: "nginx",
       port,
       pid: child.pid,
-      stop: () => Promise.resolve(void process.kill(-child.pid!, "SIGKILL")),
+      stop: () => {
+        process.kill(-child.pid!, "SIGKILL");
+        rmSync(dir, { recursive: true, force: true });
+        return Promise.resolve();
+      },
     };
   }
   const child = spawn(process.execPath, [

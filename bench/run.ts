@@ -4,8 +4,11 @@
  * starting one forwarder later (A B C, B C A, C A B), and medians are
  * reported with the ratio to `direct`.
  *
+ * UDP loads (DNS) run only through the forwarders that carry datagrams.
+ *
  *   npm run bench                      full run: 3 repetitions, 5 s per load
  *   npm run bench -- --quick           1 repetition, 2 s per load
+ *   npm run bench -- --load dns        the DNS (UDP) loads only
  *   npm run bench -- --only bun        forwarders whose name contains "bun" (and direct); repeatable
  *   npm run bench -- --load stream     loads whose name contains "stream"; repeatable
  *   npm run bench -- --reps 5 --seconds 10
@@ -16,9 +19,10 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
-import { baselineForwarders, type Forwarder, FORWARDERS, NODE_FLAGS, ROOT } from "./forwarders.ts";
+import { baselineForwarders, type Forwarder, FORWARDERS, forwards, NODE_FLAGS, ROOT } from "./forwarders.ts";
 import { type Load, LOADS, type Measurement, startHttpBackend, startIperfServer } from "./loads.ts";
 import { sampleRss, treeCpuSeconds } from "./procs.ts";
+import { DNS_CLIENTS, DNS_TIMEOUT, startDnsBackend } from "./udp.ts";
 
 interface Options {
   only: string[];
@@ -47,6 +51,8 @@ function parseOptions(argv: string[]): Options {
 interface Sample extends Measurement {
   peakRss?: number;
   cpuPercent?: number;
+  /** What the forwarder reported after the load (log problems, Sluice's UDP counters). */
+  report?: string;
 }
 
 const median = (values: number[]) => {
@@ -55,7 +61,7 @@ const median = (values: number[]) => {
 };
 
 async function measure(forwarder: Forwarder, load: Load, target: number, seconds: number): Promise<Sample> {
-  const running = await forwarder.start(target);
+  const running = await forwarder.start(target, load.mode);
   try {
     const pid = running.pid;
     const rss = pid ? sampleRss(pid) : undefined;
@@ -63,10 +69,12 @@ async function measure(forwarder: Forwarder, load: Load, target: number, seconds
     const started = Date.now();
     const result = await load.run(running.port, seconds);
     const elapsed = (Date.now() - started) / 1000;
+    const cpuAfter = pid ? treeCpuSeconds(pid) : 0;
     return {
       ...result,
       peakRss: rss?.stop(),
-      cpuPercent: pid ? ((treeCpuSeconds(pid) - cpuBefore) / elapsed) * 100 : undefined,
+      cpuPercent: pid ? ((cpuAfter - cpuBefore) / elapsed) * 100 : undefined,
+      report: await running.report?.(),
     };
   } finally {
     await running.stop();
@@ -80,6 +88,7 @@ function rotate<T>(items: T[], by: number): T[] {
 }
 
 const MiB = 1024 * 1024;
+const digitsOf = (unit: Load["unit"]) => (unit === "Gbit/s" ? 2 : 0);
 const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : "–");
 
 function table(forwarders: Forwarder[], loads: Load[], samples: Map<string, Sample[]>): string {
@@ -89,17 +98,29 @@ function table(forwarders: Forwarder[], loads: Load[], samples: Map<string, Samp
     );
   // Latency, RSS and CPU are read from the keep-alive load, so they are shown only when it ran.
   const withKeepAlive = loads.some((l) => l.name === "keep-alive");
+  // Each UDP load gets its own column of lost queries and CPU.
+  const udpLoads = loads.filter((l) => l.mode.protocol === "udp");
   const head = [
     "forwarder",
     ...loads.map((l) => `${l.name} (${l.unit})`),
     ...(withKeepAlive ? ["p50 / p99 keep-alive", "peak RSS, 50 conns", "CPU, keep-alive"] : []),
+    ...udpLoads.map((l) => `lost / CPU, ${l.name}`),
   ];
-  const rows = forwarders.map((f) => {
+  // A forwarder that carries none of these loads (nginx ×1 is UDP only) gets no row.
+  const shown = forwarders.filter((f) => loads.some((l) => forwards(f, l.mode.protocol)));
+  const rows = shown.map((f) => {
     const cells = loads.map((l) => {
+      if (!forwards(f, l.mode.protocol)) return "n/a";
       const value = med(f.name, l.name, (s) => s.value);
       const direct = med("direct", l.name, (s) => s.value);
-      const digits = l.unit === "req/s" ? 0 : 2;
+      const digits = digitsOf(l.unit);
       return f.name === "direct" ? fmt(value, digits) : `${fmt(value, digits)} (${fmt(value / direct)}×)`;
+    });
+    const udpCells = udpLoads.map((l) => {
+      if (!forwards(f, l.mode.protocol)) return "n/a";
+      const lost = med(f.name, l.name, (s) => s.lost);
+      const cpu = med(f.name, l.name, (s) => s.cpuPercent);
+      return `${fmt(lost)}% / ${Number.isFinite(cpu) ? `${fmt(cpu, 0)}%` : "–"}`;
     });
     const p50 = med(f.name, "keep-alive", (s) => s.p50);
     const p99 = med(f.name, "keep-alive", (s) => s.p99);
@@ -110,7 +131,7 @@ function table(forwarders: Forwarder[], loads: Load[], samples: Map<string, Samp
       Number.isFinite(rss) ? `${fmt(rss / MiB, 0)} MiB` : "–",
       Number.isFinite(cpu) ? `${fmt(cpu, 0)}%` : "–",
     ];
-    return [f.name, ...cells, ...(withKeepAlive ? extra : [])];
+    return [f.name, ...cells, ...(withKeepAlive ? extra : []), ...udpCells];
   });
   const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
   return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");
@@ -136,9 +157,18 @@ async function main() {
   );
   const iperfServer = loads.some((l) => l.backend === "iperf3") ? await startIperfServer() : undefined;
   const httpBackend = loads.some((l) => l.backend === "http") ? await startHttpBackend() : undefined;
+  const dnsBackend = loads.some((l) => l.backend === "dns") ? await startDnsBackend() : undefined;
   if (httpBackend) {
     notes.push(
       `HTTP backend: ${httpBackend.kind}, 1 worker; wrk -t2 -c50 for ${options.seconds}s; iperf3 for ${options.seconds}s`,
+    );
+  }
+  if (dnsBackend) {
+    const tcpOnly = forwarders.filter((f) => !forwards(f, "udp")).map((f) => f.name);
+    notes.push(
+      `DNS backend: dnsmasq (one thread, no upstream, no cache) answering *.bench.test; dnsperf -c ${DNS_CLIENTS} -t ${DNS_TIMEOUT} (100 queries in flight) for ${options.seconds}s; "dns udp" keeps ${DNS_CLIENTS} long-lived sessions, "dns udp 1/query" ends a session per reply (Sluice \`responses = 1\` from a config file, nginx \`proxy_responses 1\`; direct unchanged); nginx UDP: \`listen ... udp\` without reuseport, \`proxy_timeout 10s\`${
+        tcpOnly.length ? `; TCP only, not run on UDP loads: ${tcpOnly.join(", ")}` : ""
+      }`,
     );
   }
   notes.push(
@@ -152,11 +182,16 @@ async function main() {
   try {
     for (let rep = 1; rep <= options.reps; rep++) {
       for (const load of loads) {
-        const target = load.backend === "iperf3" ? iperfServer!.port : httpBackend!.port;
+        const target = load.backend === "iperf3"
+          ? iperfServer!.port
+          : load.backend === "dns"
+          ? dnsBackend!.port
+          : httpBackend!.port;
         // Each repetition starts one forwarder later: whichever runs right after `direct`
         // measured ~6% low in keep-alive (not a matter of settle time), so no forwarder
         // may hold that place in every repetition.
-        for (const forwarder of rotate(forwarders, rep - 1)) {
+        const carriers = forwarders.filter((f) => forwards(f, load.mode.protocol));
+        for (const forwarder of rotate(carriers, rep - 1)) {
           const key = `${forwarder.name}|${load.name}`;
           try {
             const sample = await measure(forwarder, load, target, options.seconds);
@@ -165,11 +200,14 @@ async function main() {
                 `${forwarder.name}, ${load.name}, run ${rep}: ${sample.errors} errors reported by the load generator`,
               );
             }
+            if (sample.report) notes.push(`${forwarder.name}, ${load.name}, run ${rep}: ${sample.report}`);
             samples.set(key, [...(samples.get(key) ?? []), sample]);
             console.error(
-              `[${rep}/${options.reps}] ${load.name.padEnd(17)} ${forwarder.name.padEnd(16)} ${
-                sample.value.toFixed(load.unit === "req/s" ? 0 : 2)
-              } ${load.unit}`,
+              `[${rep}/${options.reps}] ${load.name.padEnd(17)} ${forwarder.name.padEnd(18)} ${
+                sample.value.toFixed(digitsOf(load.unit))
+              } ${load.unit}${sample.lost ? `, ${sample.lost.toFixed(2)}% lost` : ""}${
+                sample.cpuPercent !== undefined ? `, CPU ${sample.cpuPercent.toFixed(0)}%` : ""
+              }`,
             );
           } catch (error) {
             notes.push(
@@ -186,6 +224,7 @@ async function main() {
   } finally {
     await iperfServer?.stop();
     await httpBackend?.stop();
+    await dnsBackend?.stop();
   }
 
   const cpus = readFileSync("/proc/cpuinfo", "utf8").match(/^processor/gm)?.length ?? "?";
@@ -209,7 +248,9 @@ async function main() {
   const lastPath = join(dir, "last.json");
   if (existsSync(lastPath)) console.log(compareWithLast(JSON.parse(readFileSync(lastPath, "utf8")), samples));
   const partial = options.only.length > 0 || options.load.length > 0 || options.baseline !== undefined;
-  writeFileSync(join(dir, `${when.slice(0, 16).replace(/:/g, "-")}${partial ? "-partial" : ""}.md`), report);
+  // Named by the minute; a second run within the same minute gets the seconds rather than overwriting the first.
+  const named = (stamp: string) => join(dir, `${stamp.replace(/:/g, "-")}${partial ? "-partial" : ""}.md`);
+  writeFileSync(existsSync(named(when.slice(0, 16))) ? named(when.slice(0, 19)) : named(when.slice(0, 16)), report);
   // A partial run is compared with the last full one but does not replace it.
   if (!partial) {
     writeFileSync(lastPath, JSON.stringify({ when, options, samples: Object.fromEntries(samples) }, null, 1));
