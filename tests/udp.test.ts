@@ -33,8 +33,12 @@ async function echo(host = "127.0.0.1"): Promise<UdpServer> {
   return server;
 }
 
-async function proxy(listeners: Record<string, unknown>[]): Promise<Sluice> {
-  const loaded = loadObject({ admin: { enabled: false }, drain_timeout: "1s", listeners });
+async function proxy(listeners: Record<string, unknown>[], admin = false): Promise<Sluice> {
+  const loaded = loadObject({
+    admin: admin ? { listen: "127.0.0.1:0" } : { enabled: false },
+    drain_timeout: "1s",
+    listeners,
+  });
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
   const sluice = await startSluice(runtime, loaded.config, { log: quietLog() });
   cleanups.push(() => sluice.shutdown());
@@ -67,6 +71,8 @@ describe(`UDP on ${runtime.name}`, () => {
       client.close();
     }));
     assert.deepEqual(wrong.slice(0, 5), []);
+    const recent = sluice.collector.recent.list();
+    assert.ok(recent.length === 0 || recent.every((s) => s.protocol === "udp"));
     assert.equal(a.received + b.received, 10_000);
     assert.ok(a.received > 0 && b.received > 0, "both backends served");
     sluice.collector.gather();
@@ -76,13 +82,17 @@ describe(`UDP on ${runtime.name}`, () => {
 
   test("a session ends after idle_timeout; max_sessions drops a new client while others carry on", async () => {
     const backend = await echo();
-    const sluice = await proxy([udpListener([backend.port], { idle_timeout: "300ms", max_sessions: 2 })]);
+    const sluice = await proxy([udpListener([backend.port], { idle_timeout: "300ms", max_sessions: 2 })], true);
     const port = portOf(sluice);
     const [c1, c2, c3] = await Promise.all([udpClient(port), udpClient(port), udpClient(port)]);
     assert.equal((await c1.ask("a"))?.toString(), "a");
     assert.equal((await c2.ask("b"))?.toString(), "b");
     assert.equal(await c3.ask("c", 300), undefined, "the third session is over the limit");
     assert.equal((await c1.ask("a2"))?.toString(), "a2", "existing sessions carry on");
+    const admin = sluice.adminAddress!;
+    const table = await (await fetch(`http://127.0.0.1:${admin.port}/api/v1/connections`)).json();
+    assert.equal(table.live_total, 2);
+    assert.deepEqual(table.live.map((s: { protocol: string }) => s.protocol), ["udp", "udp"]);
     const l = sluice.collector.listeners()[0];
     assert.equal(l.dropped.max_sessions, 1);
     assert.ok(await waitFor(() => l.active === 0, 3000), "sessions idle out");

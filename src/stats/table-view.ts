@@ -11,6 +11,7 @@ import type { SessionRecord } from "./recent.ts";
 export function sessionJson(session: SessionRecord, now: number) {
   return {
     id: session.id,
+    protocol: session.protocol,
     listener: session.listener.name,
     client: formatAddress(session.client),
     backend: session.backendName ?? null,
