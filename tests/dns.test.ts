@@ -7,7 +7,7 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
-import { startServer, waitFor } from "./helpers/net.ts";
+import { startServer } from "./helpers/net.ts";
 import { runtimeName, type SluiceProcess, startSluice, tempFile } from "./helpers/spawn.ts";
 
 const cleanups: (() => unknown)[] = [];
