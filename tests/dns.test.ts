@@ -7,20 +7,13 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
-import { startServer } from "./helpers/net.ts";
+import { freePort } from "./helpers/net.ts";
 import { runtimeName, type SluiceProcess, startSluice, tempFile } from "./helpers/spawn.ts";
 
 const cleanups: (() => unknown)[] = [];
 after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
-
-/** A port number the OS just handed out (free for TCP; UDP tried by the caller). */
-async function freePort(): Promise<number> {
-  const server = await startServer(() => {});
-  await server.close();
-  return server.port;
-}
 
 function dig(port: number, name: string, tcp = false): Promise<string> {
   const args = ["@127.0.0.1", "-p", String(port), name, "A", "+short", "+time=2", "+tries=1", ...(tcp ? ["+tcp"] : [])];

@@ -9,20 +9,13 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { exchange, replyAfterRequest, startServer, type TestServer } from "./helpers/net.ts";
+import { exchange, freePort, replyAfterRequest, startServer, type TestServer } from "./helpers/net.ts";
 import { runtimeName, type SluiceProcess, startSluice, tempFile } from "./helpers/spawn.ts";
 
 const cleanups: (() => unknown)[] = [];
 after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
-
-/** A port nothing listens on now. */
-async function freePort(): Promise<number> {
-  const server = await startServer(() => {});
-  await server.close();
-  return server.port;
-}
 
 function spawnSluice(args: string[]): SluiceProcess {
   const proc = startSluice(args);

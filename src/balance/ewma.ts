@@ -1,4 +1,5 @@
-import { type Balancer, type BalancerFactory, type Member, usable } from "./types.ts";
+import { twoChoices } from "./_two-choices.ts";
+import type { BalancerFactory, Member } from "./types.ts";
 
 /**
  * Adaptive: power of two choices over a cost of latency x load. Each member's
@@ -14,34 +15,12 @@ import { type Balancer, type BalancerFactory, type Member, usable } from "./type
  * b.pick(0);
  * ```
  */
-export const ewma: BalancerFactory = (members, options): Balancer => {
-  const cost = (m: Member, floor: number) => ((m.latencyMs || floor) + 0.1) * (m.active + 1) / m.weight;
+export const ewma: BalancerFactory = (members, options) => {
   const fastest = () => {
     let min = Infinity;
     for (const m of members) if (m.latencyMs > 0 && m.latencyMs < min) min = m.latencyMs;
     return min === Infinity ? 1 : min;
   };
-  const scan = (tried: readonly Member[] | undefined, panic: boolean | undefined, floor: number) => {
-    let best: Member | undefined;
-    for (const m of members) if (usable(m, tried, panic) && (!best || cost(m, floor) < cost(best, floor))) best = m;
-    return best;
-  };
-  return {
-    pick(_key, tried, panic) {
-      const n = members.length;
-      if (n < 2) return n === 1 && usable(members[0], tried, panic) ? members[0] : undefined;
-      const i = Math.floor(options.random() * n);
-      let j = Math.floor(options.random() * (n - 1));
-      if (j >= i) j++;
-      const a = members[i];
-      const b = members[j];
-      const aOk = usable(a, tried, panic);
-      const bOk = usable(b, tried, panic);
-      const floor = fastest();
-      if (aOk && bOk) return cost(b, floor) < cost(a, floor) ? b : a;
-      if (aOk) return a;
-      if (bOk) return b;
-      return scan(tried, panic, floor);
-    },
-  };
+  const cost = (m: Member) => ((m.latencyMs || fastest()) + 0.1) * (m.active + 1) / m.weight;
+  return twoChoices(members, options, (a, b) => cost(a) < cost(b));
 };

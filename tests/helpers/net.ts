@@ -162,3 +162,10 @@ export async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<b
   }
   return true;
 }
+
+/** A port number the OS just handed out and nothing listens on now (good enough on a quiet machine). */
+export async function freePort(): Promise<number> {
+  const server = await startServer(() => {});
+  await server.close();
+  return server.port;
+}
