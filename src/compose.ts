@@ -14,6 +14,7 @@ import { type BoundListener, ensureFree, Listeners } from "./proxy/listeners.ts"
 import { Sessions } from "./proxy/sessions.ts";
 import type { HttpServer, Runtime } from "./runtime/types.ts";
 import { Collector } from "./stats/collector.ts";
+import { TotalCounters } from "./stats/counters.ts";
 import { mergeTables, type TableJson, tableJson } from "./stats/table-view.ts";
 import { buildCheck } from "./upstream/health/checks.ts";
 import { HealthMonitor } from "./upstream/health/monitor.ts";
@@ -45,14 +46,24 @@ interface ServingDeps {
   readonly log: Logger;
 }
 
-/** Listeners on this thread. */
-async function serveHere(deps: ServingDeps, config: Config): Promise<Serving> {
+/** Listeners on this thread; `total` receives their totals (the collector's own unless workers set those). */
+async function serveHere(deps: ServingDeps, config: Config, total = deps.collector.total): Promise<Serving> {
   const { runtime, collector, states, exhaustion, log } = deps;
   const { clock } = runtime;
-  const sessions = new Sessions(collector.total, collector.recent);
+  const sessions = new Sessions(total, collector.recent);
   collector.addSource(() => sessions.foldAll());
   const reusePort = runtime.net.supportsReusePort;
-  const listeners = new Listeners({ net: runtime.net, clock, log, collector, states, sessions, exhaustion, reusePort });
+  const listeners = new Listeners({
+    net: runtime.net,
+    clock,
+    log,
+    collector,
+    states,
+    sessions,
+    exhaustion,
+    reusePort,
+    total,
+  });
   await listeners.start(config);
   return {
     addresses: () => listeners.addresses(),
@@ -61,6 +72,20 @@ async function serveHere(deps: ServingDeps, config: Config): Promise<Serving> {
     setHealth: () => {}, // the StateBook the monitors write is this thread's own
     shutdown: (ms) => listeners.shutdown(ms),
   };
+}
+
+/** Adds one thread's totals to the merged ones. */
+function addTotals(into: TotalCounters, from: TotalCounters): void {
+  into.connections += from.connections;
+  into.active += from.active;
+  into.toUpstream += from.toUpstream;
+  into.toClient += from.toClient;
+  into.connected += from.connected;
+  into.connectMs += from.connectMs;
+  into.datagramsToUpstream += from.datagramsToUpstream;
+  into.datagramsToClient += from.datagramsToClient;
+  into.refusedTotal += from.refusedTotal;
+  into.exhausted = Math.max(into.exhausted, from.exhausted);
 }
 
 /** Both sides at once: worker threads for some listeners, this thread for the rest. */
@@ -104,10 +129,14 @@ async function startServing(deps: ServingDeps, config: Config, takeover: boolean
   }
   // A datagram port this runtime cannot share: UDP stays on this thread, TCP goes to the workers.
   log.info("workers.udp_main_thread", { runtime: runtime.name, listeners: udp.length });
-  const here = await serveHere(deps, { ...config, listeners: udp });
-  if (tcp.length === 0) return here;
+  if (tcp.length === 0) return await serveHere(deps, config);
+  // The workers' merge sets the totals, so this thread keeps its own and adds them after each merge.
+  const mine = new TotalCounters();
+  const here = await serveHere(deps, { ...config, listeners: udp }, mine);
   try {
-    return both(await startWorkerGroup(runtime, { ...config, listeners: tcp }, deps.collector, deps.states, log), here);
+    const workers = await startWorkerGroup(runtime, { ...config, listeners: tcp }, deps.collector, deps.states, log);
+    deps.collector.addSource(() => addTotals(deps.collector.total, mine));
+    return both(workers, here);
   } catch (error) {
     await here.shutdown(0);
     throw error;
@@ -184,7 +213,6 @@ export async function startSluice(
   const exhaustion = new Exhaustion(log, collector.total);
   const takeover = options.takeover === true;
   const serving = await startServing({ runtime, collector, states, exhaustion, log }, config, takeover);
-  const health = startHealth({ runtime, log, states, collector, serving }, config);
   let admin: HttpServer | undefined;
   let adminRetry: unknown;
   let stopped = false;
@@ -216,6 +244,8 @@ export async function startSluice(
       }, ADMIN_RETRY_MS);
     }
   }
+  // Checks start once nothing can fail any more, so a failed start leaves no timer behind.
+  const health = startHealth({ runtime, log, states, collector, serving }, config);
   collector.start();
   return {
     config,

@@ -68,6 +68,26 @@ describe("UDP sessions on a fake network", () => {
     assert.equal(udp.upstreams[0].sent.length, 2);
   });
 
+  test("sessions retired by `requests` count toward max_sessions, so one client cannot pile them up", async () => {
+    const s = await fakeSluice(udpConfig([1], { requests: 1, max_sessions: 2 }));
+    const udp = s.network.udp;
+    for (let i = 0; i < 5; i++) udp.receive(5353, client(1), `q${i}`);
+    await settle();
+    assert.equal(udp.upstreams.length, 2);
+    assert.equal(s.listener().dropped.max_sessions, 3);
+  });
+
+  test("in panic mode (every backend ejected) a client keeps its session instead of one per datagram", async () => {
+    const s = await fakeSluice(udpConfig([1, 2]));
+    const key = s.listeners.addresses()[0].key;
+    for (const port of [1, 2]) s.states.find(key, `127.0.0.1:${port}`)!.recordFailure(s.clock.now());
+    const udp = s.network.udp;
+    for (let i = 0; i < 5; i++) udp.receive(5353, client(1), `q${i}`);
+    await settle();
+    assert.equal(udp.upstreams.length, 1);
+    assert.equal(udp.upstreams[0].sent.length, 5);
+  });
+
   test("responses = 1 ends the session at the first reply (the DNS case); the next query opens a new one", async () => {
     const s = await fakeSluice(udpConfig([1], { responses: 1 }));
     const udp = s.network.udp;

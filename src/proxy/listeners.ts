@@ -13,6 +13,7 @@ import type { Logger } from "../log.ts";
 import { formatAddress, type SocketAddress } from "../net/address.ts";
 import type { Clock, NetPort } from "../runtime/types.ts";
 import type { Collector } from "../stats/collector.ts";
+import type { TotalCounters } from "../stats/counters.ts";
 import { Pool } from "../upstream/pool.ts";
 import type { StateBook } from "../upstream/state.ts";
 import type { Exhaustion } from "./exhaustion.ts";
@@ -38,6 +39,8 @@ export interface ListenersDeps {
   readonly router?: (pool: Pool) => Router;
   /** Where failures of ours (out of descriptors) are reported. */
   readonly exhaustion?: Exhaustion;
+  /** Where totals go; the collector's own when absent. */
+  readonly total?: TotalCounters;
   /** Bind TCP listeners with SO_REUSEPORT (worker threads sharing a port, takeover). */
   readonly reusePort?: boolean;
   /** Bind UDP listeners with SO_REUSEPORT (worker threads sharing a port). */
@@ -197,15 +200,14 @@ export class Listeners {
       balancer: { random: this.deps.random ?? Math.random },
     });
     const route = router?.(pool);
-    if (config.protocol === "udp") {
-      return new UdpProxy(config, counters, pool, { net, clock, log, sessions, total: collector.total });
-    }
+    const total = this.deps.total ?? collector.total;
+    if (config.protocol === "udp") return new UdpProxy(config, counters, pool, { net, clock, log, sessions, total });
     return new TcpProxy(config, counters, pool, {
       net,
       clock,
       log,
       sessions,
-      total: collector.total,
+      total,
       admit,
       route,
       exhaustion,

@@ -122,11 +122,10 @@ export class UdpProxy {
       flow = this.open(key, from);
       if (flow === undefined) return;
     }
-    flow.requests++;
     flow.lastActivity = this.deps.clock.now();
     const upstream = flow.upstream;
-    if (upstream === undefined) return this.enqueue(flow, data);
-    this.forward(flow, upstream, data);
+    // Only datagrams that go out (or wait to) count toward `requests` and the replies `responses` expects.
+    if (upstream === undefined ? this.enqueue(flow, data) : this.forward(flow, upstream, data)) flow.requests++;
   };
 
   /** Whether a session takes this datagram, or ends so that the datagram starts a new one. */
@@ -138,7 +137,10 @@ export class UdpProxy {
       this.retired.add(flow);
       return false;
     }
-    if (flow.backend !== undefined && !flow.backend.state.usable) {
+    // A backend that is down, disabled or draining loses its sessions; an ejected one only when the pool
+    // has a usable one instead (in panic mode every pick is an ejected backend: re-picking would churn).
+    const state = flow.backend?.state;
+    if (state !== undefined && !state.usable && (!state.fallback || this.pool.hasUsable())) {
       this.end(flow, "backend_down");
       return false;
     }
@@ -147,7 +149,8 @@ export class UdpProxy {
 
   private open(key: string, client: SocketAddress): UdpSession | undefined {
     const { clock, sessions } = this.deps;
-    if (this.flows.size >= this.config.maxSessions) return this.drop("max_sessions");
+    // Retired sessions hold sockets too.
+    if (this.size >= this.config.maxSessions) return this.drop("max_sessions");
     const now = clock.now();
     const backend = this.pool.pick(this.pool.needsKey ? hashKey(client.host) : 0, undefined, now);
     if (backend === undefined) return this.drop("no_backend");
@@ -174,6 +177,8 @@ export class UdpProxy {
       );
     } catch (error) {
       flow.error = (error as Error).message;
+      // What waited for this socket can never go out.
+      if (flow.queue) this.counters.dropped.send_error += flow.queue.length;
       this.end(flow, "upstream_error");
       return;
     }
@@ -186,28 +191,30 @@ export class UdpProxy {
     if (queue) { for (const data of queue) this.forward(flow, upstream, data); }
   }
 
-  private enqueue(flow: UdpSession, data: Uint8Array): void {
+  private enqueue(flow: UdpSession, data: Uint8Array): boolean {
     const queue = (flow.queue ??= []);
     if (
       queue.length >= QUEUE_PER_SESSION || flow.queuedBytes + data.length > QUEUE_BYTES_PER_SESSION ||
       this.queuedBytes + data.length > QUEUE_BYTES_PER_LISTENER
     ) {
       this.drop("queue_full");
-      return;
+      return false;
     }
     queue.push(data);
     flow.queuedBytes += data.length;
     this.queuedBytes += data.length;
+    return true;
   }
 
-  private forward(flow: UdpSession, upstream: UdpUpstream, data: Uint8Array): void {
+  private forward(flow: UdpSession, upstream: UdpUpstream, data: Uint8Array): boolean {
     if (!upstream.send(data)) {
       this.drop("send_error");
-      return;
+      return false;
     }
     flow.toUpstream += data.length;
     this.counters.datagramsToUpstream++;
     flow.backend!.counters.datagramsToUpstream++;
+    return true;
   }
 
   private onReply(flow: UdpSession, data: Uint8Array): void {

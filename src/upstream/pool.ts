@@ -100,6 +100,12 @@ export class Pool {
     return (this.balancer.pick(key, tried) ?? this.balancer.pick(key, tried, true)) as Backend | undefined;
   }
 
+  /** Whether any member may take new connections now. */
+  hasUsable(): boolean {
+    for (const backend of this.members) if (backend.state.usable) return true;
+    return false;
+  }
+
   /** Records a failed connect; returns true when it ejected the backend. */
   reportFailure(backend: Backend, now: number): boolean {
     if (!backend.state.recordFailure(now)) return false;
