@@ -378,6 +378,40 @@ describe(`proxy end to end on ${runtime.name}`, () => {
     assert.equal(missing.status, 404);
     assert.match((await missing.json()).error, /no such endpoint/);
   });
+
+  test("/api/v1/traffic gives chart-shaped history; wrong method, repeated or bad parameters get 4xx with a reason", async () => {
+    const b = await backend(echo);
+    const { sluice, port } = await proxy([b.port]);
+    assert.equal(await exchange(port, "hello"), "hello");
+    await waitFor(() => sluice.collector.total.active === 0);
+    sluice.collector.tick(); // one second's point now, rather than waiting for the timer
+    const admin = `http://127.0.0.1:${sluice.adminAddress!.port}`;
+    const traffic = await (await fetch(`${admin}/api/v1/traffic?window=5m`)).json();
+    assert.deepEqual(traffic.series.map((s: { scope: string }) => s.scope), ["total", "listener", "backend"]);
+    const total = traffic.series[0];
+    assert.equal(total.step_seconds, 1);
+    assert.equal(total.timestamps.length, total.received_bytes_per_second.length);
+    assert.equal(total.timestamps.at(-1), Math.floor(Date.parse(traffic.end) / 1000));
+    const sum = (xs: number[]) => xs.reduce((a, x) => a + x, 0);
+    assert.equal(sum(total.received_bytes_per_second), 5, "the 5 bytes are in the history");
+    assert.equal(sum(total.connections_per_second), 1);
+    const one = await (await fetch(`${admin}/api/v1/traffic?listener=test&backend=127.0.0.1:${b.port}`)).json();
+    assert.deepEqual(one.series.map((s: { scope: string }) => s.scope), ["backend"]);
+    const day = await (await fetch(`${admin}/api/v1/traffic?window=24h`)).json();
+    assert.equal(day.series[2].step_seconds, 300, "backends keep 5-minute points for the day");
+    const checks: [string, RequestInit, number, RegExp][] = [
+      ["/api/v1/traffic?window=2d", {}, 400, /window must be one of 5m, 1h, 24h/],
+      ["/api/v1/traffic?listener=nope", {}, 404, /no listener "nope"/],
+      ["/api/v1/connections?limit=1&limit=2", {}, 400, /"limit" is given 2 times/],
+      ["/api/v1/stats", { method: "POST" }, 405, /POST is not allowed on \/api\/v1\/stats/],
+    ];
+    for (const [path, init, status, error] of checks) {
+      const response = await fetch(`${admin}${path}`, init);
+      assert.equal(response.status, status, path);
+      assert.match((await response.json()).error, error);
+      if (status === 405) assert.equal(response.headers.get("allow"), "GET, HEAD");
+    }
+  });
 });
 
 describe(`workers on ${runtime.name}`, () => {

@@ -10,9 +10,13 @@ import type { Collector } from "../stats/collector.ts";
 import type { TableJson } from "../stats/table-view.ts";
 import type { StateBook } from "../upstream/state.ts";
 import { renderMetrics } from "./metrics.ts";
+import { trafficView, type TrafficWindow, WINDOWS } from "./traffic.ts";
 import { statsView } from "./views.ts";
 
 const MAX_LIST = 1000;
+
+/** Paths served, all read-only, for the 405 answer on other methods. */
+const GET_PATHS = ["/", "/healthz", "/api/v1/stats", "/api/v1/connections", "/api/v1/traffic", "/metrics"];
 
 /** What the admin app reads. */
 export interface AdminDeps {
@@ -38,10 +42,21 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: HttpRequestInf
   const { collector, states, clock } = deps;
   const app = new Hono<{ Bindings: HttpRequestInfo }>();
 
+  // A query parameter given twice is ambiguous: refuse it rather than pick one.
+  app.use("*", async (c, next) => {
+    for (const [key, values] of Object.entries(c.req.queries())) {
+      if (values.length > 1) return c.json({ error: `query parameter "${key}" is given ${values.length} times` }, 400);
+    }
+    await next();
+  });
+
   app.get(
     "/",
     (c) =>
-      c.text(`Sluice ${collector.info.version}\n\n/api/v1/stats\n/api/v1/connections?limit=N\n/metrics\n/healthz\n`),
+      c.text(
+        `Sluice ${collector.info.version}\n\n/api/v1/stats\n/api/v1/connections?limit=N\n` +
+          `/api/v1/traffic?window=5m|1h|24h[&listener=NAME][&backend=NAME]\n/metrics\n/healthz\n`,
+      ),
   );
 
   app.get(
@@ -65,6 +80,25 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: HttpRequestInf
     return c.json(await deps.connections(Number(raw)));
   });
 
+  app.get("/api/v1/traffic", (c) => {
+    const window = c.req.query("window") ?? "5m";
+    if (!(window in WINDOWS)) {
+      return c.json({
+        error: `window must be one of ${Object.keys(WINDOWS).join(", ")}, got ${JSON.stringify(window)}`,
+      }, 400);
+    }
+    const listener = c.req.query("listener");
+    const backend = c.req.query("backend");
+    const view = trafficView(collector, window as TrafficWindow, { listener, backend });
+    if ((listener !== undefined || backend !== undefined) && view.series.length === 0) {
+      const what = backend !== undefined
+        ? `backend ${JSON.stringify(backend)}`
+        : `listener ${JSON.stringify(listener)}`;
+      return c.json({ error: `no ${what}` }, 404);
+    }
+    return c.json(view);
+  });
+
   app.get("/metrics", (c) => {
     collector.gather();
     return c.body(renderMetrics(collector, states, clock.now()), 200, {
@@ -72,7 +106,13 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: HttpRequestInf
     });
   });
 
-  app.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}` }, 404));
+  app.notFound((c) => {
+    // A path that exists with another method: 405 and what it takes.
+    if (GET_PATHS.includes(c.req.path)) {
+      return c.json({ error: `${c.req.method} is not allowed on ${c.req.path}` }, 405, { Allow: "GET, HEAD" });
+    }
+    return c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}` }, 404);
+  });
   app.onError((error, c) => c.json({ error: `internal error: ${error.message}` }, 500));
   return app;
 }

@@ -37,6 +37,8 @@ export class Collector {
   private readonly backendCounters = new Map<string, BackendCounters>();
   private readonly history: Map<TrafficCounters, TrafficHistory> | undefined;
   private timer: unknown;
+  /** Wall-clock ms of the last history sample; the newest point of every series is at this time. */
+  lastSampleWall = 0;
   /** Steps that bring counters up to date before they are read: live sessions' bytes, other threads' sums. */
   private readonly sources: (() => void)[] = [];
 
@@ -111,6 +113,7 @@ export class Collector {
   tick(): void {
     this.gather();
     if (this.history) { for (const [counters, history] of this.history) history.sample(counters); }
+    this.lastSampleWall = this.clock.wallNow();
     this.forgetRetired();
   }
 
