@@ -15,7 +15,7 @@ import { Sessions } from "./proxy/sessions.ts";
 import type { HttpServer, Runtime } from "./runtime/types.ts";
 import { Collector } from "./stats/collector.ts";
 import { TotalCounters } from "./stats/counters.ts";
-import { mergeTables, type TableJson, tableJson } from "./stats/table-view.ts";
+import { mergeTables, type SessionFilter, type TableJson, tableJson } from "./stats/table-view.ts";
 import { buildCheck } from "./upstream/health/checks.ts";
 import { HealthMonitor } from "./upstream/health/monitor.ts";
 import type { Pool } from "./upstream/pool.ts";
@@ -29,7 +29,7 @@ const ADMIN_RETRY_MS = 250;
 /** The listening side, whether it runs on this thread, on worker threads, or both. */
 interface Serving {
   addresses(): BoundListener[];
-  connections(limit: number): Promise<TableJson>;
+  connections(limit: number, filter?: SessionFilter): Promise<TableJson>;
   /** The pool of a listener served on this thread. */
   pool(key: string): Pool | undefined;
   /** Tells every thread a backend's health (checks run on the main thread only). */
@@ -67,7 +67,10 @@ async function serveHere(deps: ServingDeps, config: Config, total = deps.collect
   await listeners.start(config);
   return {
     addresses: () => listeners.addresses(),
-    connections: (limit) => Promise.resolve(tableJson(sessions.list(), collector.recent.list(), limit, clock.now())),
+    connections: (limit, filter) => {
+      const now = clock.now();
+      return Promise.resolve(tableJson(sessions.list(), collector.recent.list(now), limit, now, filter));
+    },
     pool: (key) => listeners.pool(key),
     setHealth: () => {}, // the StateBook the monitors write is this thread's own
     shutdown: (ms) => listeners.shutdown(ms),
@@ -92,7 +95,8 @@ function addTotals(into: TotalCounters, from: TotalCounters): void {
 function both(a: Serving, b: Serving): Serving {
   return {
     addresses: () => [...a.addresses(), ...b.addresses()],
-    connections: async (limit) => mergeTables([await a.connections(limit), await b.connections(limit)], limit),
+    connections: async (limit, filter) =>
+      mergeTables([await a.connections(limit, filter), await b.connections(limit, filter)], limit, filter?.sort),
     pool: (key) => a.pool(key) ?? b.pool(key),
     setHealth: (listener, backend, health) => {
       a.setHealth(listener, backend, health);

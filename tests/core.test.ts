@@ -5,6 +5,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { admission } from "../src/admit/admit.ts";
+import { cidrContains, parseCidr } from "../src/net/cidr.ts";
+import { tableJson } from "../src/stats/table-view.ts";
 import { Logger } from "../src/log.ts";
 import { configFor, fakeSluice } from "./helpers/core.ts";
 import { ManualClock, settle } from "./helpers/fakes.ts";
@@ -284,5 +286,57 @@ describe("Logger", () => {
     clock.advance(1);
     assert.deepEqual(writes.length, 1);
     assert.equal(writes[0].split("\n").length - 1, 2);
+  });
+});
+
+describe("connection table filters", () => {
+  test("source (address or CIDR), listener, backend, state, protocol narrow the list; sort by bytes", async () => {
+    const { network, sessions, collector, clock } = await fakeSluice(configFor([1, 2], { balance: "round-robin" }));
+    network.accept({ host: "10.1.2.3", port: 1000 });
+    network.accept({ host: "10.9.9.9", port: 1001 });
+    network.accept({ host: "2001:db8::7", port: 1002 });
+    await settle();
+    network.relays[1].tally.toClient += 500;
+    const table = (filter: Record<string, string>) =>
+      tableJson(sessions.list(), collector.recent.list(clock.now()), 10, clock.now(), filter);
+    assert.deepEqual(table({ source: "10.1.0.0/16" }).live.map((s) => s.client), ["10.1.2.3:1000"]);
+    assert.deepEqual(table({ source: "2001:db8::/32" }).live.map((s) => s.client), ["[2001:db8::7]:1002"]);
+    assert.equal(table({ source: "10.9.9.9" }).matched, 1);
+    assert.equal(table({ backend: "127.0.0.1:2" }).matched, 1);
+    assert.equal(table({ state: "relaying", protocol: "tcp" }).matched, 3);
+    assert.equal(table({ protocol: "udp" }).matched, 0);
+    assert.equal(table({ sort: "bytes" }).live[0].client, "10.9.9.9:1001");
+    assert.equal(table({}).live_total, 3);
+  });
+
+  test("the recent list keeps at most 1,000 sessions, none closed more than 5 minutes ago", async () => {
+    const { sessions, collector, clock, listener } = await fakeSluice(configFor([1]));
+    for (let i = 0; i < 1200; i++) {
+      const s = sessions.open(listener(), { host: "192.0.2.1", port: i }, NO_TIMEOUTS, clock.now(), clock.wallNow());
+      sessions.close(s, "client_closed", undefined, clock.now());
+    }
+    assert.equal(collector.recent.list(clock.now()).length, 1000);
+    clock.advance(5 * 60_000 + 1);
+    assert.equal(collector.recent.list(clock.now()).length, 0);
+  });
+});
+
+describe("CIDR", () => {
+  test("blocks match their addresses, IPv4-mapped IPv6 matches IPv4, bad text is refused with a reason", () => {
+    const block = (text: string) => {
+      const r = parseCidr(text);
+      if (!r.ok) throw new Error(r.reason);
+      return r.value;
+    };
+    assert.equal(cidrContains(block("192.0.2.0/25"), "192.0.2.127"), true);
+    assert.equal(cidrContains(block("192.0.2.0/25"), "192.0.2.128"), false);
+    assert.equal(cidrContains(block("192.0.2.0/24"), "::ffff:192.0.2.9"), true);
+    assert.equal(cidrContains(block("2001:db8::/32"), "2001:db8:ffff::1"), true);
+    assert.equal(cidrContains(block("2001:db8::/32"), "2001:db9::1"), false);
+    assert.equal(cidrContains(block("0.0.0.0/0"), "203.0.113.1"), true);
+    assert.equal(cidrContains(block("10.0.0.0/8"), "2001:db8::1"), false);
+    for (const bad of ["10.0.0.0/33", "10.0.0/8", "nope", "::1/129", "1.2.3.4/8/9"]) {
+      assert.equal(parseCidr(bad).ok, false, bad);
+    }
   });
 });

@@ -399,7 +399,15 @@ describe(`proxy end to end on ${runtime.name}`, () => {
     assert.deepEqual(one.series.map((s: { scope: string }) => s.scope), ["backend"]);
     const day = await (await fetch(`${admin}/api/v1/traffic?window=24h`)).json();
     assert.equal(day.series[2].step_seconds, 300, "backends keep 5-minute points for the day");
+    const none = await (await fetch(`${admin}/api/v1/connections?source=10.0.0.0/8&state=closed`)).json();
+    assert.deepEqual([none.live_total, none.matched, none.recent.length], [0, 0, 0]);
+    const mine = await (await fetch(`${admin}/api/v1/connections/recent?source=127.0.0.0/8&protocol=tcp`)).json();
+    assert.equal(mine.recent[0].close_reason, "client_closed");
+    assert.equal(mine.recent[0].protocol, "tcp");
     const checks: [string, RequestInit, number, RegExp][] = [
+      ["/api/v1/connections?source=10.0.0/8", {}, 400, /source: expected an IP address or CIDR block/],
+      ["/api/v1/connections?sort=size", {}, 400, /sort must be one of bytes, duration/],
+      ["/api/v1/connections?sauce=1", {}, 400, /unknown query parameter "sauce"/],
       ["/api/v1/traffic?window=2d", {}, 400, /window must be one of 5m, 1h, 24h/],
       ["/api/v1/traffic?listener=nope", {}, 404, /no listener "nope"/],
       ["/api/v1/connections?limit=1&limit=2", {}, 400, /"limit" is given 2 times/],

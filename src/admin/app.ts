@@ -7,16 +7,23 @@
 import { Hono } from "hono";
 import type { Clock, HttpRequestInfo } from "../runtime/types.ts";
 import type { Collector } from "../stats/collector.ts";
-import type { TableJson } from "../stats/table-view.ts";
+import type { SessionFilter, TableJson } from "../stats/table-view.ts";
+import { connectionsQuery } from "./query.ts";
 import type { StateBook } from "../upstream/state.ts";
 import { renderMetrics } from "./metrics.ts";
 import { trafficView, type TrafficWindow, WINDOWS } from "./traffic.ts";
 import { statsView } from "./views.ts";
 
-const MAX_LIST = 1000;
-
 /** Paths served, all read-only, for the 405 answer on other methods. */
-const GET_PATHS = ["/", "/healthz", "/api/v1/stats", "/api/v1/connections", "/api/v1/traffic", "/metrics"];
+const GET_PATHS = [
+  "/",
+  "/healthz",
+  "/api/v1/stats",
+  "/api/v1/connections",
+  "/api/v1/connections/recent",
+  "/api/v1/traffic",
+  "/metrics",
+];
 
 /** What the admin app reads. */
 export interface AdminDeps {
@@ -26,7 +33,7 @@ export interface AdminDeps {
   /** Out of local resources now: `/healthz` answers 503 meanwhile. */
   readonly exhaustion?: { isActive(now: number): boolean };
   /** Live and recent sessions, from this thread or gathered from worker threads. */
-  connections(limit: number): Promise<TableJson>;
+  connections(limit: number, filter?: SessionFilter): Promise<TableJson>;
 }
 
 /**
@@ -73,11 +80,16 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: HttpRequestInf
   });
 
   app.get("/api/v1/connections", async (c) => {
-    const raw = c.req.query("limit") ?? "100";
-    if (!/^\d+$/.test(raw) || +raw < 1 || +raw > MAX_LIST) {
-      return c.json({ error: `limit must be a whole number from 1 to ${MAX_LIST}, got ${JSON.stringify(raw)}` }, 400);
-    }
-    return c.json(await deps.connections(Number(raw)));
+    const query = connectionsQuery(c.req.query());
+    if ("error" in query) return c.json({ error: query.error }, 400);
+    return c.json(await deps.connections(query.limit, query.filter));
+  });
+
+  app.get("/api/v1/connections/recent", async (c) => {
+    const query = connectionsQuery(c.req.query());
+    if ("error" in query) return c.json({ error: query.error }, 400);
+    const table = await deps.connections(query.limit, query.filter);
+    return c.json({ recent: table.recent });
   });
 
   app.get("/api/v1/traffic", (c) => {

@@ -46,13 +46,16 @@ export interface SessionRecord {
   readonly closeReason: CloseReason | undefined;
 }
 
-/** A bounded ring of closed sessions, newest overwriting oldest. */
+/** How long a closed session stays listed. */
+const RECENT_MS = 5 * 60_000;
+
+/** A bounded ring of closed sessions (1,000 by default), newest overwriting oldest. */
 export class RecentSessions {
   readonly capacity: number;
   private readonly ring: (SessionRecord | undefined)[];
   private next = 0;
 
-  constructor(capacity = 256) {
+  constructor(capacity = 1000) {
     this.capacity = capacity;
     this.ring = new Array(capacity);
   }
@@ -63,12 +66,13 @@ export class RecentSessions {
     this.next = (this.next + 1) % this.capacity;
   }
 
-  /** Closed sessions, newest first. */
-  list(): SessionRecord[] {
+  /** Closed sessions, newest first; with `now` (monotonic ms), only those closed in the last 5 minutes. */
+  list(now?: number): SessionRecord[] {
     const out: SessionRecord[] = [];
     for (let i = 1; i <= this.capacity; i++) {
       const session = this.ring[(this.next - i + this.capacity) % this.capacity];
-      if (session) out.push(session);
+      if (!session || (now !== undefined && now - session.endedAt > RECENT_MS)) break;
+      out.push(session);
     }
     return out;
   }

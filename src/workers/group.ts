@@ -10,7 +10,7 @@ import type { Logger } from "../log.ts";
 import type { BoundListener } from "../proxy/listeners.ts";
 import type { Runtime, WorkerHandle } from "../runtime/types.ts";
 import type { Collector } from "../stats/collector.ts";
-import { mergeTables, type TableJson } from "../stats/table-view.ts";
+import { mergeTables, type SessionFilter, type TableJson } from "../stats/table-view.ts";
 import type { StateBook } from "../upstream/state.ts";
 import { layoutOf, regionMerger } from "./layout.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
@@ -21,7 +21,7 @@ const WORKER_MODULE = "src/workers/worker.ts";
 /** Running listener threads. */
 export interface WorkerGroup {
   addresses(): BoundListener[];
-  connections(limit: number): Promise<TableJson>;
+  connections(limit: number, filter?: SessionFilter): Promise<TableJson>;
   /** Pools live on the worker threads: none here. */
   pool(key: string): undefined;
   /** Tells every worker a backend's health, as checked on the main thread. */
@@ -67,9 +67,9 @@ class WorkerClient {
     return reply;
   }
 
-  connections(limit: number): Promise<FromWorker> {
+  connections(limit: number, filter?: SessionFilter): Promise<FromWorker> {
     const id = this.nextId++;
-    return this.request({ type: "connections", id, limit }, `connections:${id}`);
+    return this.request({ type: "connections", id, limit, filter }, `connections:${id}`);
   }
 
   /** Sends a message that needs no reply. */
@@ -146,9 +146,13 @@ export async function startWorkerGroup(
     setHealth(listener, backend, health) {
       for (const client of clients) client.tell({ type: "health", listener, backend, health });
     },
-    async connections(limit) {
-      const replies = await Promise.all(clients.map((c) => c.connections(limit)));
-      return mergeTables(replies.flatMap((r) => (r.type === "connections" ? [r.connections] : [])), limit);
+    async connections(limit, filter) {
+      const replies = await Promise.all(clients.map((c) => c.connections(limit, filter)));
+      return mergeTables(
+        replies.flatMap((r) => (r.type === "connections" ? [r.connections] : [])),
+        limit,
+        filter?.sort,
+      );
     },
     async shutdown(drainTimeoutMs) {
       const replies = await Promise.all(clients.map((c) => c.request({ type: "shutdown", drainTimeoutMs }, "stopped")));

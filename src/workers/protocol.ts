@@ -5,7 +5,7 @@
  */
 import type { Config } from "../config/schema.ts";
 import type { BoundListener } from "../proxy/listeners.ts";
-import type { TableJson } from "../stats/table-view.ts";
+import type { SessionFilter, TableJson } from "../stats/table-view.ts";
 
 /** Main thread -> worker. */
 export type ToWorker =
@@ -19,7 +19,7 @@ export type ToWorker =
     /** The layout's version and length in words. */
     layout: { version: number; length: number };
   }
-  | { type: "connections"; id: number; limit: number }
+  | { type: "connections"; id: number; limit: number; filter?: SessionFilter }
   | { type: "health"; listener: string; backend: string; health: "up" | "down" }
   | { type: "shutdown"; drainTimeoutMs: number };
 

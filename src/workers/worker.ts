@@ -76,7 +76,8 @@ channel.onMessage(async (raw) => {
     const state = states?.find(message.listener, message.backend);
     if (state) state.health = message.health;
   } else if (message.type === "connections") {
-    const connections = tableJson(sessions!.list(), collector!.recent.list(), message.limit, runtime.clock.now());
+    const now = runtime.clock.now();
+    const connections = tableJson(sessions!.list(), collector!.recent.list(now), message.limit, now, message.filter);
     send({ type: "connections", id: message.id, connections });
   } else if (message.type === "shutdown") {
     const result = listeners ? await listeners.shutdown(message.drainTimeoutMs) : { drained: 0, aborted: 0 };
