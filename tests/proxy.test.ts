@@ -399,6 +399,13 @@ describe(`proxy end to end on ${runtime.name}`, () => {
     assert.deepEqual(one.series.map((s: { scope: string }) => s.scope), ["backend"]);
     const day = await (await fetch(`${admin}/api/v1/traffic?window=24h`)).json();
     assert.equal(day.series[2].step_seconds, 300, "backends keep 5-minute points for the day");
+    const csv = await fetch(`${admin}/api/v1/stats?format=csv`);
+    assert.match(csv.headers.get("content-type")!, /^text\/csv/);
+    const rows = (await csv.text()).trimEnd().split("\r\n").map((r) => r.split(","));
+    assert.deepEqual(rows[0].slice(0, 6), ["type", "listener", "backend", "protocol", "state", "connections_total"]);
+    assert.deepEqual(rows[1].slice(0, 6), ["listener", "test", "", "tcp", "", "1"]);
+    assert.deepEqual(rows[2].slice(0, 6), ["backend", "test", `127.0.0.1:${b.port}`, "tcp", "up", "1"]);
+    assert.ok(rows.every((r) => r.length === rows[0].length), "every row has every column");
     const none = await (await fetch(`${admin}/api/v1/connections?source=10.0.0.0/8&state=closed`)).json();
     assert.deepEqual([none.live_total, none.matched, none.recent.length], [0, 0, 0]);
     const mine = await (await fetch(`${admin}/api/v1/connections/recent?source=127.0.0.0/8&protocol=tcp`)).json();
@@ -409,6 +416,7 @@ describe(`proxy end to end on ${runtime.name}`, () => {
       ["/api/v1/connections?sort=size", {}, 400, /sort must be one of bytes, duration/],
       ["/api/v1/connections?sauce=1", {}, 400, /unknown query parameter "sauce"/],
       ["/api/v1/traffic?window=2d", {}, 400, /window must be one of 5m, 1h, 24h/],
+      ["/api/v1/stats?format=xml", {}, 400, /format must be json or csv/],
       ["/api/v1/traffic?listener=nope", {}, 404, /no listener "nope"/],
       ["/api/v1/connections?limit=1&limit=2", {}, 400, /"limit" is given 2 times/],
       ["/api/v1/stats", { method: "POST" }, 405, /POST is not allowed on \/api\/v1\/stats/],

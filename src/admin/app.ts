@@ -8,6 +8,7 @@ import { Hono } from "hono";
 import type { Clock, HttpRequestInfo } from "../runtime/types.ts";
 import type { Collector } from "../stats/collector.ts";
 import type { SessionFilter, TableJson } from "../stats/table-view.ts";
+import { statsCsv } from "./csv.ts";
 import { connectionsQuery } from "./query.ts";
 import type { StateBook } from "../upstream/state.ts";
 import { renderMetrics } from "./metrics.ts";
@@ -75,7 +76,14 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: HttpRequestInf
   );
 
   app.get("/api/v1/stats", (c) => {
+    const format = c.req.query("format") ?? "json";
+    if (format !== "json" && format !== "csv") {
+      return c.json({ error: `format must be json or csv, got ${JSON.stringify(format)}` }, 400);
+    }
     collector.gather();
+    if (format === "csv") {
+      return c.body(statsCsv(collector, states, clock.now()), 200, { "content-type": "text/csv; charset=utf-8" });
+    }
     return c.json(statsView(collector, states, clock.now()));
   });
 
