@@ -8,12 +8,11 @@
  */
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import type * as net from "node:net";
 import { type Sluice, startSluice } from "../src/compose.ts";
 import { loadObject } from "../src/config/load.ts";
-import { Logger } from "../src/log.ts";
 import { selectRuntime } from "../src/runtime/select.ts";
+import { memoryLog } from "./helpers/log.ts";
 import { exchange, readAll, startServer, type TestServer, waitFor } from "./helpers/net.ts";
 
 const runtime = selectRuntime();
@@ -22,17 +21,6 @@ after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-function memoryLog() {
-  const lines: Record<string, unknown>[] = [];
-  const log = new Logger({ level: "info", format: "json" }, {
-    write: (text) => text.trimEnd().split("\n").forEach((l) => lines.push(JSON.parse(l))),
-    wallNow: () => Date.now(),
-    setTimeout: (fn, ms) => setTimeout(fn, ms),
-    clearTimeout: (h) => clearTimeout(h as number),
-  });
-  return { log, events: (event: string) => (log.flush(), lines.filter((l) => l.event === event)) };
-}
-
 async function server(onSocket: (socket: net.Socket) => void): Promise<TestServer> {
   const s = await startServer(onSocket);
   cleanups.push(() => s.close());
@@ -40,25 +28,10 @@ async function server(onSocket: (socket: net.Socket) => void): Promise<TestServe
 }
 
 /** A server on a given port (a backend coming back where it was). */
-async function serverOn(port: number, onSocket: (socket: net.Socket) => void): Promise<{ close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const s = createServer({ allowHalfOpen: true }, (socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    socket.on("error", () => {});
-    onSocket(socket);
-  });
-  await new Promise<void>((resolve, reject) => {
-    s.once("error", reject);
-    s.listen(port, "127.0.0.1", () => resolve());
-  });
-  const close = () =>
-    new Promise<void>((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      s.close(() => resolve());
-    });
-  cleanups.push(close);
-  return { close };
+async function serverOn(port: number, onSocket: (socket: net.Socket) => void): Promise<TestServer> {
+  const s = await startServer(onSocket, {}, port);
+  cleanups.push(() => s.close());
+  return s;
 }
 
 /** A backend that answers "name" to any request. */

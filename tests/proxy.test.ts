@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import type * as net from "node:net";
 import { type Sluice, startSluice } from "../src/compose.ts";
 import { loadObject } from "../src/config/load.ts";
-import { Logger } from "../src/log.ts";
+import { memoryLog } from "./helpers/log.ts";
 import { selectRuntime } from "../src/runtime/select.ts";
 import {
   closed,
@@ -27,18 +27,6 @@ import {
 } from "./helpers/net.ts";
 
 const runtime = selectRuntime();
-
-/** Collects log lines in memory (JSON format) so tests can read events. */
-function memoryLog() {
-  const lines: Record<string, unknown>[] = [];
-  const log = new Logger({ level: "debug", format: "json" }, {
-    write: (text) => text.trimEnd().split("\n").forEach((l) => lines.push(JSON.parse(l))),
-    wallNow: () => Date.now(),
-    setTimeout: (fn, ms) => setTimeout(fn, ms),
-    clearTimeout: (h) => clearTimeout(h as number),
-  });
-  return { log, lines, events: (event: string) => (log.flush(), lines.filter((l) => l.event === event)) };
-}
 
 /** Starts Sluice in process with one listener in front of `backends` (ports). */
 async function startProxy(

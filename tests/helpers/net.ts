@@ -13,10 +13,11 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Starts a TCP server on 127.0.0.1:0; `close()` also destroys its open sockets. */
+/** Starts a TCP server on 127.0.0.1 (`port`, or one the OS picks); `close()` also destroys its open sockets. */
 export async function startServer(
   onSocket: (socket: net.Socket) => void,
   options: net.ServerOpts = {},
+  port = 0,
 ): Promise<TestServer> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true, ...options }, (socket) => {
@@ -27,7 +28,7 @@ export async function startServer(
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
+    server.listen(port, "127.0.0.1", () => resolve());
   });
   return {
     port: (server.address() as net.AddressInfo).port,
