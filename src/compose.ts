@@ -7,6 +7,7 @@
  */
 import { createAdminApp } from "./admin/app.ts";
 import type { Config } from "./config/schema.ts";
+import { startHistoryFile } from "./history-file.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { formatAddress, type SocketAddress } from "./net/address.ts";
 import { Exhaustion } from "./proxy/exhaustion.ts";
@@ -248,8 +249,11 @@ export async function startSluice(
       }, ADMIN_RETRY_MS);
     }
   }
-  // Checks start once nothing can fail any more, so a failed start leaves no timer behind.
+  // Checks and the history file start once nothing can fail any more, so a failed start leaves no timer behind.
   const health = startHealth({ runtime, log, states, collector, serving }, config);
+  const historyFile = config.stats.stateFile === null
+    ? undefined
+    : await startHistoryFile(config.stats.stateFile, { host: runtime.host, clock: runtime.clock, log, collector });
   collector.start();
   return {
     config,
@@ -265,6 +269,7 @@ export async function startSluice(
       if (adminRetry !== undefined) runtime.clock.clearInterval(adminRetry);
       for (const monitor of health) monitor.stop();
       const result = await serving.shutdown(config.drainTimeoutMs);
+      await historyFile?.stop();
       await admin?.close();
       collector.stop();
       log.info("shutdown.done", result);

@@ -130,6 +130,7 @@ describe("the configuration file", () => {
       workers: 1,
       log: { level: "info", format: "text" },
       admin: { listen: { host: "127.0.0.1", port: 9090 } },
+      stats: { stateFile: null },
       listeners: [{
         key: "tcp/127.0.0.1:7000",
         name: "127.0.0.1:7000",
@@ -161,7 +162,7 @@ describe("the configuration file", () => {
       ],
     );
     assert.deepEqual(errors(`lsiteners = []\n` + minimal), [
-      "lsiteners: unknown key; expected one of: drain_timeout, workers, log, admin, listeners",
+      "lsiteners: unknown key; expected one of: drain_timeout, workers, log, admin, stats, listeners",
     ]);
   });
 

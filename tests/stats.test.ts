@@ -6,6 +6,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { renderMetrics } from "../src/admin/metrics.ts";
 import { Collector } from "../src/stats/collector.ts";
+import { restoreSnapshot, takeSnapshot } from "../src/stats/snapshot.ts";
 import { DAY_FINE, Ring, Series } from "../src/stats/history.ts";
 import { StateBook } from "../src/upstream/state.ts";
 import { layoutOf, regionMerger, regionWriter } from "../src/workers/layout.ts";
@@ -124,5 +125,38 @@ describe("worker layout", () => {
     assert.ok(perBackend > 0);
     // The writer checks its slot count against the length; a mismatch would throw here.
     regionWriter(one, new Collector(INFO, new ManualClock()), new StateBook(), new Float64Array(one.length))();
+  });
+});
+
+describe("history snapshot", () => {
+  const filled = () => {
+    const clock = new ManualClock();
+    const collector = new Collector(INFO, clock);
+    const l = collector.listener("tcp/0.0.0.0:80", "web");
+    for (let i = 0; i < 120; i++) {
+      l.connections += 2;
+      collector.tick();
+    }
+    return { collector, l };
+  };
+
+  test("the day rings survive a round trip through JSON, with zero points for the time in between", () => {
+    const { collector } = filled();
+    const saved = JSON.parse(JSON.stringify(takeSnapshot(collector, 1_000_000)));
+    const fresh = new Collector(INFO, new ManualClock());
+    const l = fresh.listener("tcp/0.0.0.0:80", "web");
+    fresh.listener("tcp/0.0.0.0:81", "other"); // not in the file: left alone
+    assert.deepEqual(restoreSnapshot(fresh, saved, 1_000_000 + 3 * 60_000), { restored: 2 });
+    assert.deepEqual(fresh.historyOf(l)!.series.connections.day.toArray(), [2, 2, 0, 0, 0]);
+  });
+
+  test("a file of another version or shape is reported, not used", () => {
+    const { collector } = filled();
+    const snapshot = takeSnapshot(collector, 0);
+    const fresh = new Collector(INFO, new ManualClock());
+    fresh.listener("tcp/0.0.0.0:80", "web");
+    assert.match((restoreSnapshot(fresh, { ...snapshot, version: 99 }, 0) as { error: string }).error, /version 99/);
+    assert.match((restoreSnapshot(fresh, { hello: 1 }, 0) as { error: string }).error, /not a Sluice history/);
+    assert.match((restoreSnapshot(fresh, null, 0) as { error: string }).error, /not a Sluice history/);
   });
 });

@@ -94,6 +94,8 @@ export interface Config {
   readonly log: { readonly level: LogLevel; readonly format: LogFormat };
   /** Where the admin API and status page listen; null when turned off. */
   readonly admin: { readonly listen: SocketAddress } | null;
+  /** Where the minute history is saved every minute and on shutdown, and loaded from at start; null: nowhere. */
+  readonly stats: { readonly stateFile: string | null };
   readonly listeners: readonly ListenerConfig[];
 }
 
@@ -145,6 +147,12 @@ export const ConfigSchema = v.strictObject({
     }),
     {},
   ),
+  stats: v.optional(
+    v.strictObject({
+      state_file: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
+    }),
+    {},
+  ),
   listeners: v.pipe(v.array(ListenerSchema), v.minLength(1, "at least one listener is needed")),
 });
 
@@ -171,6 +179,7 @@ export function normalize(raw: RawConfig): Config {
     workers: raw.workers,
     log: { level: raw.log.level, format: raw.log.format },
     admin: raw.admin.enabled ? { listen: raw.admin.listen } : null,
+    stats: { stateFile: raw.stats.state_file ?? null },
     listeners: raw.listeners.map((l, i) => ({
       // Port 0 means "any port", so the address alone would not tell listeners apart.
       key: keyOf(l.protocol, l.listen),

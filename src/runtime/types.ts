@@ -306,6 +306,8 @@ export interface HostPort {
   readTextFile(path: string): Promise<string>;
   /** Writes `text` to `path` (replacing it). */
   writeTextFile(path: string, text: string): Promise<void>;
+  /** Renames `from` to `to`, replacing `to` (atomically, on one file system). */
+  renameFile(from: string, to: string): Promise<void>;
   /** Removes `path`; no error when it is already gone. */
   removeFile(path: string): Promise<void>;
   /** This process's id. */

@@ -99,6 +99,20 @@ export class Collector {
     return this.history?.get(counters);
   }
 
+  /**
+   * Every kept history with a stable id (`total`, `listener <key>`,
+   * `backend <listener key> <address>`), for the snapshot file.
+   */
+  histories(): [string, TrafficHistory][] {
+    if (!this.history) return [];
+    const out: [string, TrafficHistory][] = [["total", this.history.get(this.total)!]];
+    for (const l of this.listenerCounters.values()) out.push([`listener ${l.key}`, this.history.get(l)!]);
+    for (const b of this.backendCounters.values()) {
+      out.push([`backend ${b.listener.key} ${b.key}`, this.history.get(b)!]);
+    }
+    return out;
+  }
+
   /** Adds a step that {@linkcode gather} runs. */
   addSource(gather: () => void): void {
     this.sources.push(gather);

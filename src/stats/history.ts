@@ -102,6 +102,15 @@ export class Series {
   get bytes(): number {
     return this.seconds.values.byteLength + this.day.values.byteLength;
   }
+
+  /**
+   * Puts saved day points back (oldest first), then `missed` zero points for
+   * the time the process was not running (at most a ring's worth).
+   */
+  restoreDay(values: readonly number[], missed: number): void {
+    for (const value of values.slice(-this.day.capacity)) this.day.push(Number.isFinite(value) ? value : 0);
+    for (let i = 0; i < Math.min(missed, this.day.capacity); i++) this.day.push(0);
+  }
 }
 
 /** The series charted for every listener, backend and the total. */

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { rm, writeFile } from "node:fs/promises";
+import { rename, rm, writeFile } from "node:fs/promises";
 import { networkInterfaces } from "node:os";
 import { interfaceAddresses } from "../_address.ts";
 import { signalProcess } from "../_errors.ts";
@@ -30,6 +30,7 @@ export function createBunHost(): HostPort {
     env: (name) => proc.env[name],
     readTextFile: (path) => bun().file(path).text(),
     writeTextFile: (path, text) => writeFile(path, text),
+    renameFile: (from, to) => rename(from, to),
     removeFile: (path) => rm(path, { force: true }),
     pid: proc.pid,
     kill: (pid, signal) => signalProcess((p, s) => proc.kill(p, s), pid, signal),

@@ -22,6 +22,7 @@ export function createDenoHost(): HostPort {
     env: (name) => Deno.env.get(name),
     readTextFile: (path) => Deno.readTextFile(path),
     writeTextFile: (path, text) => Deno.writeTextFile(path, text),
+    renameFile: (from, to) => Deno.rename(from, to),
     removeFile: (path) =>
       Deno.remove(path).catch((error) => {
         if (!(error instanceof Deno.errors.NotFound)) throw error;

@@ -4,7 +4,7 @@
  * @module
  */
 import process from "node:process";
-import { readFile, rm, writeFile } from "node:fs/promises";
+import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import { networkInterfaces } from "node:os";
 import { interfaceAddresses } from "../_address.ts";
 import { signalProcess } from "../_errors.ts";
@@ -16,6 +16,7 @@ export const nodeHost: HostPort = {
   env: (name) => process.env[name],
   readTextFile: (path) => readFile(path, "utf8"),
   writeTextFile: (path, text) => writeFile(path, text),
+  renameFile: (from, to) => rename(from, to),
   removeFile: (path) => rm(path, { force: true }),
   pid: process.pid,
   kill: (pid, signal) => signalProcess((p, s) => process.kill(p, s), pid, signal),
