@@ -9,6 +9,7 @@ import type * as net from "node:net";
 import { type Sluice, startSluice } from "../src/compose.ts";
 import { loadObject } from "../src/config/load.ts";
 import { memoryLog } from "./helpers/log.ts";
+import { promtool } from "./helpers/prometheus.ts";
 import { selectRuntime } from "../src/runtime/select.ts";
 import {
   closed,
@@ -359,6 +360,23 @@ describe(`proxy end to end on ${runtime.name}`, () => {
     assert.match(metrics, /^sluice_listener_received_bytes_total\{listener="test"\} 5$/m);
     assert.match(metrics, new RegExp(`^sluice_upstream_up\\{listener="test",backend="127.0.0.1:${b.port}"\\} 1$`, "m"));
     assert.match(metrics, /^sluice_build_info\{version="[^"]+",runtime="\w+",runtime_version="[^"]+"\} 1$/m);
+    // As Prometheus reads it: its own parser and linter (promtool) accept the whole exposition.
+    const check = await promtool(metrics);
+    assert.equal(check.code, 0, check.output);
+    const bucket = (le: string) =>
+      Number(
+        metrics.match(
+          new RegExp(
+            `^sluice_listener_connect_duration_seconds_bucket\\{listener="test",le="${
+              le.replace("+", "\\+")
+            }"\\} (\\S+)$`,
+            "m",
+          ),
+        )?.[1],
+      );
+    assert.equal(bucket("+Inf"), 1, "one connect timed");
+    assert.ok(bucket("0.0005") <= bucket("0.005") && bucket("0.005") <= bucket("5"), "buckets are cumulative");
+    assert.match(metrics, /^sluice_listener_connection_duration_seconds_count\{listener="test"\} 1$/m);
     const bad = await fetch(`${admin}/api/v1/connections?limit=lots`);
     assert.equal(bad.status, 400);
     assert.match((await bad.json()).error, /limit must be a whole number/);

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Collector } from "../stats/collector.ts";
-import { CONNECT_FAILURES, DROP_REASONS, REJECT_REASONS } from "../stats/counters.ts";
+import { CONNECT_FAILURES, DROP_REASONS, type Histogram, REJECT_REASONS } from "../stats/counters.ts";
 import type { StateBook } from "../upstream/state.ts";
 import { shownState } from "./views.ts";
 
@@ -18,6 +18,21 @@ class Exposition {
   family(name: string, type: "counter" | "gauge", help: string, samples: [Labels, number][]): void {
     this.out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [labels, value] of samples) this.out.push(`${name}${formatLabels(labels)} ${value}`);
+  }
+
+  /** A histogram family: cumulative `_bucket{le}` samples, `_sum` and `_count` per label set. */
+  histogram(name: string, help: string, samples: [Labels, Histogram][]): void {
+    this.out.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);
+    for (const [labels, h] of samples) {
+      let cumulative = 0;
+      h.bounds.forEach((bound, i) => {
+        cumulative += h.counts[i];
+        this.out.push(`${name}_bucket${formatLabels({ ...labels, le: String(bound) })} ${cumulative}`);
+      });
+      this.out.push(`${name}_bucket${formatLabels({ ...labels, le: "+Inf" })} ${h.count}`);
+      this.out.push(`${name}_sum${formatLabels(labels)} ${h.sum}`);
+      this.out.push(`${name}_count${formatLabels(labels)} ${h.count}`);
+    }
   }
 
   text(): string {
@@ -75,6 +90,16 @@ export function renderMetrics(collector: Collector, states: StateBook, now: numb
     listeners.flatMap((s) =>
       REJECT_REASONS.map((r) => [{ ...l(s.name), reason: r }, s.rejected[r]] as [Labels, number])
     ),
+  );
+  e.histogram(
+    "sluice_listener_connect_duration_seconds",
+    "Time to connect to a backend, for connects that succeeded.",
+    listeners.map((s) => [l(s.name), s.connectTime]),
+  );
+  e.histogram(
+    "sluice_listener_connection_duration_seconds",
+    "How long closed connections (and UDP sessions) lasted.",
+    listeners.map((s) => [l(s.name), s.duration]),
   );
   e.family(
     "sluice_listener_received_bytes_total",

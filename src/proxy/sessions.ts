@@ -117,6 +117,7 @@ export class Sessions {
     session.endedAt = now;
     session.relay = undefined;
     session.listener.active--;
+    session.listener.duration.observe((now - session.startedAt) / 1000);
     this.total.active--;
     if (session.backend) session.backend.counters.active--;
     this.recent.push(session);

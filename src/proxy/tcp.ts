@@ -162,6 +162,7 @@ export class TcpProxy {
         backend.latency.observe(connectMs, started + connectMs);
         this.counters.connected++;
         this.counters.connectMs += connectMs;
+        this.counters.connectTime.observe(connectMs / 1000);
         total.connected++;
         total.connectMs += connectMs;
         pool.reportSuccess(backend);

@@ -55,6 +55,51 @@ export class TrafficCounters {
   }
 }
 
+/** Upper bounds (seconds) of the connect-time histogram's buckets. */
+export const CONNECT_BUCKETS: readonly number[] = [
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+];
+/** Upper bounds (seconds) of the connection-duration histogram's buckets. */
+export const DURATION_BUCKETS: readonly number[] = [0.01, 0.1, 1, 10, 60, 300, 1800, 3600, 21600, 86400];
+
+/**
+ * A histogram with fixed buckets: counts per bucket (not cumulative; the
+ * last slot is above every bound), the sum and the count. `observe` is a
+ * short scan and two additions: cheap enough for once per connection.
+ */
+export class Histogram {
+  readonly bounds: readonly number[];
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+
+  constructor(bounds: readonly number[]) {
+    this.bounds = bounds;
+    this.counts = new Float64Array(bounds.length + 1);
+  }
+
+  /** Records one value, in seconds. */
+  observe(seconds: number): void {
+    let i = 0;
+    while (i < this.bounds.length && seconds > this.bounds[i]) i++;
+    this.counts[i]++;
+    this.sum += seconds;
+    this.count++;
+  }
+}
+
 /** A listener's counters. `key` is its identity; `name` only a label that a reload may change. */
 export class ListenerCounters extends TrafficCounters {
   readonly key: string;
@@ -62,6 +107,10 @@ export class ListenerCounters extends TrafficCounters {
   readonly rejected: Record<RejectReason, number> = zeroes(REJECT_REASONS);
   /** UDP: client datagrams dropped, by reason. */
   readonly dropped: Record<DropReason, number> = zeroes(DROP_REASONS);
+  /** Time of successful connects to this listener's backends. */
+  readonly connectTime: Histogram = new Histogram(CONNECT_BUCKETS);
+  /** How long this listener's connections (and UDP sessions) lasted, once closed. */
+  readonly duration: Histogram = new Histogram(DURATION_BUCKETS);
 
   constructor(key: string, name: string) {
     super();

@@ -14,8 +14,11 @@ import { backendKey, type Config } from "../config/schema.ts";
 import type { Collector } from "../stats/collector.ts";
 import {
   type BackendCounters,
+  CONNECT_BUCKETS,
   CONNECT_FAILURES,
   DROP_REASONS,
+  DURATION_BUCKETS,
+  type Histogram,
   type ListenerCounters,
   REJECT_REASONS,
   type TotalCounters,
@@ -70,8 +73,28 @@ const TOTAL_FIELDS: readonly Field<TotalCounters>[] = [
   { name: "exhausted", get: (e) => e.exhausted, set: (e, v) => void (e.exhausted = v), combine: "max" },
 ];
 
+/** The slots of a histogram of each listener: every bucket, the sum and the count. */
+function histogramFields(
+  name: string,
+  of: (e: ListenerCounters) => Histogram,
+  buckets: number,
+): Field<ListenerCounters>[] {
+  return [
+    ...Array.from({ length: buckets + 1 }, (_, i): Field<ListenerCounters> => ({
+      name: `${name}.${i}`,
+      get: (e) => of(e).counts[i],
+      set: (e, v) => void (of(e).counts[i] = v),
+      combine: "sum",
+    })),
+    { name: `${name}.sum`, get: (e) => of(e).sum, set: (e, v) => void (of(e).sum = v), combine: "sum" },
+    { name: `${name}.count`, get: (e) => of(e).count, set: (e, v) => void (of(e).count = v), combine: "sum" },
+  ];
+}
+
 const LISTENER_FIELDS: readonly Field<ListenerCounters>[] = [
   ...TRAFFIC,
+  ...histogramFields("connectTime", (e) => e.connectTime, CONNECT_BUCKETS.length),
+  ...histogramFields("duration", (e) => e.duration, DURATION_BUCKETS.length),
   ...DROP_REASONS.map((r): Field<ListenerCounters> => ({
     name: `dropped.${r}`,
     get: (e) => e.dropped[r],
