@@ -64,6 +64,7 @@ async function serveHere(deps: ServingDeps, config: Config, total = deps.collect
     exhaustion,
     reusePort,
     total,
+    anonymize: config.anonymizeIps,
   });
   await listeners.start(config);
   return {
@@ -225,7 +226,14 @@ export async function startSluice(
     const { clock } = runtime;
     // Worker threads publish their episodes through the counters: /healthz says 503 when any thread is out.
     const anyThread = { isActive: (now: number) => exhaustion.isActive(now) || collector.total.exhausted > 0 };
-    const app = createAdminApp({ collector, states, clock, exhaustion: anyThread, connections: serving.connections });
+    const app = createAdminApp({
+      collector,
+      states,
+      clock,
+      exhaustion: anyThread,
+      connections: serving.connections,
+      anonymize: config.anonymizeIps,
+    });
     const onError = (error: string) => exhaustion.report("admin", error, clock.now());
     const serveAdmin = () => runtime.http.serve({ ...config.admin!.listen, onError }, app.fetch);
     try {

@@ -130,6 +130,7 @@ describe("the configuration file", () => {
       workers: 1,
       log: { level: "info", format: "text" },
       admin: { listen: { host: "127.0.0.1", port: 9090 } },
+      anonymizeIps: false,
       stats: { stateFile: null },
       listeners: [{
         key: "tcp/127.0.0.1:7000",
@@ -162,7 +163,7 @@ describe("the configuration file", () => {
       ],
     );
     assert.deepEqual(errors(`lsiteners = []\n` + minimal), [
-      "lsiteners: unknown key; expected one of: drain_timeout, workers, log, admin, stats, listeners",
+      "lsiteners: unknown key; expected one of: drain_timeout, workers, log, admin, anonymize_ips, stats, listeners",
     ]);
   });
 

@@ -5,6 +5,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { admission } from "../src/admit/admit.ts";
+import { maskFormatted, maskHost } from "../src/net/anonymize.ts";
 import { cidrContains, parseCidr } from "../src/net/cidr.ts";
 import { tableJson } from "../src/stats/table-view.ts";
 import { Logger } from "../src/log.ts";
@@ -318,6 +319,17 @@ describe("connection table filters", () => {
     assert.equal(collector.recent.list(clock.now()).length, 1000);
     clock.advance(5 * 60_000 + 1);
     assert.equal(collector.recent.list(clock.now()).length, 0);
+  });
+});
+
+describe("anonymize_ips", () => {
+  test("IPv4 shows its /24, IPv6 its /48, IPv4-mapped IPv6 as IPv4; ports stay", () => {
+    assert.equal(maskHost("192.0.2.77"), "192.0.2.0");
+    assert.equal(maskHost("2001:db8:1:2::9"), "2001:db8:1::");
+    assert.equal(maskHost("::ffff:198.51.100.9"), "198.51.100.0");
+    assert.equal(maskHost("backend.example"), "backend.example");
+    assert.equal(maskFormatted("[2001:db8:aa:bb::1]:5353"), "[2001:db8:aa::]:5353");
+    assert.equal(maskFormatted("203.0.113.200:40000"), "203.0.113.0:40000");
   });
 });
 

@@ -385,6 +385,17 @@ describe(`proxy end to end on ${runtime.name}`, () => {
     assert.match((await missing.json()).error, /no such endpoint/);
   });
 
+  test("anonymize_ips masks clients in the API and logs, while filters still match the real address", async () => {
+    const b = await backend(echo);
+    const { sluice, port, events } = await proxy([b.port], {}, { anonymize_ips: true });
+    assert.equal(await exchange(port, "hi"), "hi");
+    await waitFor(() => sluice.collector.total.active === 0);
+    const admin = `http://127.0.0.1:${sluice.adminAddress!.port}`;
+    const table = await (await fetch(`${admin}/api/v1/connections?source=127.0.0.1`)).json();
+    assert.match(table.recent[0].client, /^127\.0\.0\.0:\d+$/);
+    assert.match(String(events("conn.close")[0].client), /^127\.0\.0\.0:\d+$/);
+  });
+
   test("/api/v1/traffic gives chart-shaped history; wrong method, repeated or bad parameters get 4xx with a reason", async () => {
     const b = await backend(echo);
     const { sluice, port } = await proxy([b.port]);

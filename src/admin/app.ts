@@ -8,6 +8,7 @@ import { Hono } from "hono";
 import type { Clock, HttpRequestInfo } from "../runtime/types.ts";
 import type { Collector } from "../stats/collector.ts";
 import type { SessionFilter, TableJson } from "../stats/table-view.ts";
+import { maskFormatted } from "../net/anonymize.ts";
 import { statsCsv } from "./csv.ts";
 import { connectionsQuery } from "./query.ts";
 import type { StateBook } from "../upstream/state.ts";
@@ -31,6 +32,8 @@ export interface AdminDeps {
   readonly collector: Collector;
   readonly states: StateBook;
   readonly clock: Clock;
+  /** Show client addresses masked (`anonymize_ips`). */
+  readonly anonymize?: boolean;
   /** Out of local resources now: `/healthz` answers 503 meanwhile. */
   readonly exhaustion?: { isActive(now: number): boolean };
   /** Live and recent sessions, from this thread or gathered from worker threads. */
@@ -48,6 +51,12 @@ export interface AdminDeps {
  */
 export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: HttpRequestInfo }> {
   const { collector, states, clock } = deps;
+  // Filters matched the real addresses; what leaves is masked when asked.
+  const shown = (table: TableJson): TableJson => {
+    if (!deps.anonymize) return table;
+    const mask = (s: TableJson["live"][number]) => ({ ...s, client: maskFormatted(s.client) });
+    return { ...table, live: table.live.map(mask), recent: table.recent.map(mask) };
+  };
   const app = new Hono<{ Bindings: HttpRequestInfo }>();
 
   // A query parameter given twice is ambiguous: refuse it rather than pick one.
@@ -90,13 +99,13 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: HttpRequestInf
   app.get("/api/v1/connections", async (c) => {
     const query = connectionsQuery(c.req.query());
     if ("error" in query) return c.json({ error: query.error }, 400);
-    return c.json(await deps.connections(query.limit, query.filter));
+    return c.json(shown(await deps.connections(query.limit, query.filter)));
   });
 
   app.get("/api/v1/connections/recent", async (c) => {
     const query = connectionsQuery(c.req.query());
     if ("error" in query) return c.json({ error: query.error }, 400);
-    const table = await deps.connections(query.limit, query.filter);
+    const table = shown(await deps.connections(query.limit, query.filter));
     return c.json({ recent: table.recent });
   });
 

@@ -94,6 +94,8 @@ export interface Config {
   readonly log: { readonly level: LogLevel; readonly format: LogFormat };
   /** Where the admin API and status page listen; null when turned off. */
   readonly admin: { readonly listen: SocketAddress } | null;
+  /** Show client addresses masked (IPv4 /24, IPv6 /48) in the API and logs; per-IP logic still sees them whole. */
+  readonly anonymizeIps: boolean;
   /** Where the minute history is saved every minute and on shutdown, and loaded from at start; null: nowhere. */
   readonly stats: { readonly stateFile: string | null };
   readonly listeners: readonly ListenerConfig[];
@@ -147,6 +149,7 @@ export const ConfigSchema = v.strictObject({
     }),
     {},
   ),
+  anonymize_ips: v.optional(v.boolean(), false),
   stats: v.optional(
     v.strictObject({
       state_file: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
@@ -179,6 +182,7 @@ export function normalize(raw: RawConfig): Config {
     workers: raw.workers,
     log: { level: raw.log.level, format: raw.log.format },
     admin: raw.admin.enabled ? { listen: raw.admin.listen } : null,
+    anonymizeIps: raw.anonymize_ips,
     stats: { stateFile: raw.stats.state_file ?? null },
     listeners: raw.listeners.map((l, i) => ({
       // Port 0 means "any port", so the address alone would not tell listeners apart.

@@ -39,6 +39,8 @@ export interface ListenersDeps {
   readonly router?: (pool: Pool) => Router;
   /** Where failures of ours (out of descriptors) are reported. */
   readonly exhaustion?: Exhaustion;
+  /** Mask client addresses in logs (`anonymize_ips`). */
+  readonly anonymize?: boolean;
   /** Where totals go; the collector's own when absent. */
   readonly total?: TotalCounters;
   /** Bind TCP listeners with SO_REUSEPORT (worker threads sharing a port, takeover). */
@@ -201,13 +203,17 @@ export class Listeners {
     });
     const route = router?.(pool);
     const total = this.deps.total ?? collector.total;
-    if (config.protocol === "udp") return new UdpProxy(config, counters, pool, { net, clock, log, sessions, total });
+    const anonymize = this.deps.anonymize;
+    if (config.protocol === "udp") {
+      return new UdpProxy(config, counters, pool, { net, clock, log, sessions, total, anonymize });
+    }
     return new TcpProxy(config, counters, pool, {
       net,
       clock,
       log,
       sessions,
       total,
+      anonymize,
       admit,
       route,
       exhaustion,

@@ -9,7 +9,8 @@ import { admission, type AdmitRule } from "../admit/admit.ts";
 import { hashKey } from "../balance/hash-key.ts";
 import type { ListenerConfig } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
-import { formatAddress, type SocketAddress } from "../net/address.ts";
+import type { SocketAddress } from "../net/address.ts";
+import { shownAddress } from "../net/anonymize.ts";
 import { type Router, singlePool } from "../route/route.ts";
 import {
   type Clock,
@@ -42,6 +43,8 @@ export interface TcpProxyDeps {
   readonly route?: Router;
   /** Where failures of ours (out of descriptors) are reported. */
   readonly exhaustion?: Exhaustion;
+  /** Mask client addresses in logs (`anonymize_ips`). */
+  readonly anonymize?: boolean;
 }
 
 /** A listener, its settings (replaceable by a reload) and the pool it forwards to. */
@@ -109,7 +112,7 @@ export class TcpProxy {
     if (refusal !== undefined) return this.refuse(client, refusal);
     const session = sessions.open(this.counters, client.remote, this.config, clock.now(), clock.wallNow());
     if (log.enabled("debug")) {
-      log.debug("conn.open", { id: session.id, listener: this.config.name, client: formatAddress(client.remote) });
+      log.debug("conn.open", { id: session.id, listener: this.config.name, client: this.shown(client.remote) });
     }
     // route, pick, dial
     const pool = this.route(session);
@@ -207,6 +210,10 @@ export class TcpProxy {
     return undefined;
   }
 
+  private shown(address: SocketAddress): string {
+    return shownAddress(address, this.deps.anonymize === true);
+  }
+
   private countRefusal(reason: RejectReason): void {
     this.counters.rejected[reason]++;
     this.deps.total.refusedTotal++;
@@ -218,7 +225,7 @@ export class TcpProxy {
     this.countRefusal(reason);
     const { log } = this.deps;
     if (log.enabled("info")) {
-      log.info("conn.rejected", { listener: this.config.name, client: formatAddress(client.remote), reason });
+      log.info("conn.rejected", { listener: this.config.name, client: this.shown(client.remote), reason });
     }
   }
 
@@ -232,7 +239,7 @@ export class TcpProxy {
     log[level]("conn.close", {
       id: session.id,
       listener: this.config.name,
-      client: formatAddress(session.client),
+      client: this.shown(session.client),
       backend: session.backend?.name,
       bytes_in: session.toUpstream,
       bytes_out: session.toClient,

@@ -15,7 +15,8 @@
 import { hashKey } from "../balance/hash-key.ts";
 import type { ListenerConfig } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
-import { formatAddress, type SocketAddress } from "../net/address.ts";
+import type { SocketAddress } from "../net/address.ts";
+import { shownAddress } from "../net/anonymize.ts";
 import type { Clock, NetPort, UdpListener, UdpUpstream } from "../runtime/types.ts";
 import type { DropReason, ListenerCounters, TotalCounters } from "../stats/counters.ts";
 import type { Backend } from "../upstream/backend.ts";
@@ -36,6 +37,8 @@ export interface UdpProxyDeps {
   readonly log: Logger;
   readonly sessions: Sessions;
   readonly total: TotalCounters;
+  /** Mask client addresses in logs (`anonymize_ips`). */
+  readonly anonymize?: boolean;
 }
 
 /** A UDP listener and the pool it forwards to. */
@@ -246,7 +249,7 @@ export class UdpProxy {
       log.debug("udp.session.close", {
         id: flow.id,
         listener: this.config.name,
-        client: formatAddress(flow.client),
+        client: shownAddress(flow.client, this.deps.anonymize === true),
         backend: flow.backend?.name,
         bytes_in: flow.toUpstream,
         bytes_out: flow.toClient,

@@ -53,6 +53,7 @@ channel.onMessage(async (raw) => {
       exhaustion,
       reusePort: true,
       reusePortUdp: true,
+      anonymize: config.anonymizeIps,
     });
     try {
       await listeners.start(config);
