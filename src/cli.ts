@@ -21,10 +21,10 @@ export type Command =
   | { kind: "help" }
   | { kind: "version" }
   | { kind: "usage-error"; message: string }
-  | { kind: "run" | "validate"; source: ConfigSource; overrides: Overrides; process: ProcessOptions };
+  | { kind: "run" | "validate"; source: ConfigSource; overrides: Overrides; instance: InstanceOptions };
 
 /** How this process relates to others: its pid file, and whether it takes over from the one named there. */
-export interface ProcessOptions {
+export interface InstanceOptions {
   /** Written with this process's pid once it serves; removed on exit. */
   readonly pidFile?: string;
   /** Bind beside the running instance named by `pidFile`, then send it SIGTERM so it drains. */
@@ -121,8 +121,8 @@ export function parseArgs(args: readonly string[]): Command {
   const overrides = parseOverrides(flags);
   if (typeof overrides === "string") return usageError(overrides);
   const kind = switches.has("-t") || switches.has("--validate") ? "validate" : "run";
-  const process: ProcessOptions = { pidFile: flags.get("--pid-file"), takeover: switches.has("--takeover") };
-  if (process.takeover && process.pidFile === undefined) {
+  const instance: InstanceOptions = { pidFile: flags.get("--pid-file"), takeover: switches.has("--takeover") };
+  if (instance.takeover && instance.pidFile === undefined) {
     return usageError("--takeover needs --pid-file FILE, where the running instance wrote its pid");
   }
   const file = flags.get("-c") ?? flags.get("--config");
@@ -134,7 +134,7 @@ export function parseArgs(args: readonly string[]): Command {
     if (file !== undefined || positional.length > 0) {
       return usageError("--demo takes no configuration file or addresses");
     }
-    return { kind, source: { type: "demo" }, overrides, process };
+    return { kind, source: { type: "demo" }, overrides, instance };
   }
   if (file !== undefined) {
     if (positional.length > 0) {
@@ -143,7 +143,7 @@ export function parseArgs(args: readonly string[]): Command {
     if (quickFlags.length > 0) {
       return usageError(`${quickFlags[0]} applies to quick mode only; set it in the configuration file`);
     }
-    return { kind, source: { type: "file", path: file }, overrides, process };
+    return { kind, source: { type: "file", path: file }, overrides, instance };
   }
   if (positional.length === 0) {
     return usageError("nothing to do: give LISTEN BACKEND..., -c FILE or --demo (see --help)");
@@ -157,7 +157,7 @@ export function parseArgs(args: readonly string[]): Command {
     }
     quick.udp = true;
   }
-  return { kind, source: { type: "quick", listener: quick }, overrides, process };
+  return { kind, source: { type: "quick", listener: quick }, overrides, instance };
 }
 
 function usageError(message: string): Command {

@@ -68,7 +68,7 @@ export async function main(runtime: Runtime): Promise<number> {
   }
 
   const log = createLogger(runtime, loaded.config);
-  const { pidFile, takeover } = command.process;
+  const { pidFile, takeover } = command.instance;
   if (takeover && !runtime.net.supportsReusePort) {
     log.error("start.failed", {
       error: `--takeover binds beside the running instance with SO_REUSEPORT, which ${runtime.name} ` +

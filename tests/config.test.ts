@@ -378,7 +378,7 @@ describe("arguments", () => {
         },
       },
       overrides: { admin: false, logLevel: "debug" },
-      process: { pidFile: undefined, takeover: false },
+      instance: { pidFile: undefined, takeover: false },
     });
   });
 
@@ -387,7 +387,7 @@ describe("arguments", () => {
       kind: "validate",
       source: { type: "file", path: "s.toml" },
       overrides: { workers: 2 },
-      process: { pidFile: undefined, takeover: false },
+      instance: { pidFile: undefined, takeover: false },
     });
   });
 
@@ -397,7 +397,7 @@ describe("arguments", () => {
       message: "--takeover needs --pid-file FILE, where the running instance wrote its pid",
     });
     const cmd = parseArgs(["-c", "s.toml", "--pid-file", "/run/s.pid", "--takeover"]);
-    assert.deepEqual(cmd.kind === "run" && cmd.process, { pidFile: "/run/s.pid", takeover: true });
+    assert.deepEqual(cmd.kind === "run" && cmd.instance, { pidFile: "/run/s.pid", takeover: true });
   });
 
   test("conflicting or malformed arguments are usage errors with a reason", () => {

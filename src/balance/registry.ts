@@ -9,7 +9,7 @@ import { leastConn } from "./least-conn.ts";
 import { p2c } from "./p2c.ts";
 import { random } from "./random.ts";
 import { roundRobin } from "./round-robin.ts";
-import type { BalancerName } from "../config/schema.ts";
+import type { BalancerName } from "./names.ts";
 import type { BalancerFactory } from "./types.ts";
 import { weighted } from "./weighted.ts";
 
@@ -24,4 +24,4 @@ export const BALANCERS: Readonly<Record<BalancerName, BalancerFactory>> = {
   ewma,
 };
 
-export { BALANCER_NAMES, type BalancerName } from "../config/schema.ts";
+export { BALANCER_NAMES, type BalancerName } from "./names.ts";

@@ -6,16 +6,14 @@
  * @module
  */
 import * as v from "valibot";
+import { BALANCER_NAMES, type BalancerName } from "../balance/names.ts";
 import { formatAddress, type SocketAddress } from "../net/address.ts";
 import { address, duration, integer, name } from "./_fields.ts";
 import { type HealthConfig, HealthSchema, normalizeHealth } from "./health.ts";
 
 export type { HealthConfig };
 
-/** Balancing strategies by the name used in config and on the command line (`src/balance/registry.ts` maps each). */
-export const BALANCER_NAMES = ["round-robin", "weighted", "least-conn", "random", "p2c", "hash", "ewma"] as const;
-/** A strategy name accepted in configuration. */
-export type BalancerName = (typeof BALANCER_NAMES)[number];
+export { BALANCER_NAMES, type BalancerName };
 
 /** Log verbosity, least to most severe. */
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
