@@ -21,17 +21,17 @@ class Exposition {
   }
 
   /** A histogram family: cumulative `_bucket{le}` samples, `_sum` and `_count` per label set. */
-  histogram(name: string, help: string, samples: [Labels, Histogram][]): void {
+  histogram(name: string, help: string, samples: [Labels, Histogram, number, number][]): void {
     this.out.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);
-    for (const [labels, h] of samples) {
+    for (const [labels, h, sum, count] of samples) {
       let cumulative = 0;
       h.bounds.forEach((bound, i) => {
         cumulative += h.counts[i];
         this.out.push(`${name}_bucket${formatLabels({ ...labels, le: String(bound) })} ${cumulative}`);
       });
-      this.out.push(`${name}_bucket${formatLabels({ ...labels, le: "+Inf" })} ${h.count}`);
-      this.out.push(`${name}_sum${formatLabels(labels)} ${h.sum}`);
-      this.out.push(`${name}_count${formatLabels(labels)} ${h.count}`);
+      this.out.push(`${name}_bucket${formatLabels({ ...labels, le: "+Inf" })} ${count}`);
+      this.out.push(`${name}_sum${formatLabels(labels)} ${sum}`);
+      this.out.push(`${name}_count${formatLabels(labels)} ${count}`);
     }
   }
 
@@ -94,12 +94,12 @@ export function renderMetrics(collector: Collector, states: StateBook, now: numb
   e.histogram(
     "sluice_listener_connect_duration_seconds",
     "Time to connect to a backend, for connects that succeeded.",
-    listeners.map((s) => [l(s.name), s.connectTime]),
+    listeners.map((s) => [l(s.name), s.connectTime, s.connectMs / 1000, s.connected]),
   );
   e.histogram(
     "sluice_listener_connection_duration_seconds",
     "How long closed connections (and UDP sessions) lasted.",
-    listeners.map((s) => [l(s.name), s.duration]),
+    listeners.map((s) => [l(s.name), s.duration, s.durationMs / 1000, s.connections - s.active]),
   );
   e.family(
     "sluice_listener_received_bytes_total",

@@ -205,7 +205,7 @@ export class Listeners {
     const total = this.deps.total ?? collector.total;
     const anonymize = this.deps.anonymize;
     if (config.protocol === "udp") {
-      return new UdpProxy(config, counters, pool, { net, clock, log, sessions, total, anonymize });
+      return new UdpProxy(config, counters, pool, { net, clock, log, sessions, anonymize });
     }
     return new TcpProxy(config, counters, pool, {
       net,

@@ -96,20 +96,6 @@ export class UdpSession extends Session {
   /** Client datagrams and replies so far, for `requests` and `responses`. */
   requests = 0;
   responses = 0;
-  /** Monotonic time of the last datagram either way, for the idle timeout. */
-  lastActivity: number;
-
-  constructor(
-    id: number,
-    listener: ListenerCounters,
-    client: SocketAddress,
-    timeouts: SessionTimeouts,
-    startedAt: number,
-    startedWall: number,
-  ) {
-    super(id, listener, client, timeouts, startedAt, startedWall);
-    this.lastActivity = startedAt;
-  }
 
   override get protocol(): "udp" {
     return "udp";

@@ -117,7 +117,9 @@ export class Sessions {
     session.endedAt = now;
     session.relay = undefined;
     session.listener.active--;
-    session.listener.duration.observe((now - session.startedAt) / 1000);
+    const lasted = now - session.startedAt;
+    session.listener.duration.observe(lasted / 1000);
+    session.listener.durationMs += lasted;
     this.total.active--;
     if (session.backend) session.backend.counters.active--;
     this.recent.push(session);

@@ -18,7 +18,7 @@ import type { Logger } from "../log.ts";
 import type { SocketAddress } from "../net/address.ts";
 import { shownAddress } from "../net/anonymize.ts";
 import type { Clock, NetPort, UdpListener, UdpUpstream } from "../runtime/types.ts";
-import type { DropReason, ListenerCounters, TotalCounters } from "../stats/counters.ts";
+import type { DropReason, ListenerCounters } from "../stats/counters.ts";
 import type { Backend } from "../upstream/backend.ts";
 import type { Pool, PoolUpdate } from "../upstream/pool.ts";
 import type { CloseReason, UdpSession } from "./session.ts";
@@ -36,9 +36,21 @@ export interface UdpProxyDeps {
   readonly clock: Clock;
   readonly log: Logger;
   readonly sessions: Sessions;
-  readonly total: TotalCounters;
   /** Mask client addresses in logs (`anonymize_ips`). */
   readonly anonymize?: boolean;
+}
+
+/**
+ * How long a session has seen no datagram either way, judged by its
+ * counts between sweeps (as the TCP sweep does), so no datagram reads a clock.
+ */
+function idleFor(flow: UdpSession, now: number): number {
+  const seen = flow.requests + flow.responses;
+  if (seen !== flow.activitySeen) {
+    flow.activitySeen = seen;
+    flow.idleSince = now;
+  }
+  return now - flow.idleSince;
 }
 
 /** A UDP listener and the pool it forwards to. */
@@ -110,8 +122,8 @@ export class UdpProxy {
   sweep(now: number): void {
     const idle = this.config.idleTimeoutMs;
     if (idle > 0) {
-      for (const flow of this.flows.values()) if (now - flow.lastActivity >= idle) this.end(flow, "idle_timeout");
-      for (const flow of this.retired) if (now - flow.lastActivity >= idle) this.end(flow, "requests");
+      for (const flow of this.flows.values()) if (idleFor(flow, now) >= idle) this.end(flow, "idle_timeout");
+      for (const flow of this.retired) if (idleFor(flow, now) >= idle) this.end(flow, "requests");
     }
     if (!this.accepting && this.size === 0 && this.socket) void this.close();
   }
@@ -125,7 +137,6 @@ export class UdpProxy {
       flow = this.open(key, from);
       if (flow === undefined) return;
     }
-    flow.lastActivity = this.deps.clock.now();
     const upstream = flow.upstream;
     // Only datagrams that go out (or wait to) count toward `requests` and the replies `responses` expects.
     if (upstream === undefined ? this.enqueue(flow, data) : this.forward(flow, upstream, data)) flow.requests++;
@@ -222,7 +233,6 @@ export class UdpProxy {
 
   private onReply(flow: UdpSession, data: Uint8Array): void {
     if (flow.closeReason !== undefined || this.socket === undefined) return;
-    flow.lastActivity = this.deps.clock.now();
     if (!this.socket.send(data, flow.client)) return void this.drop("send_error");
     flow.toClient += data.length;
     this.counters.datagramsToClient++;
@@ -230,7 +240,8 @@ export class UdpProxy {
     // As nginx's proxy_responses: `responses` replies per client datagram, so queries in flight on one
     // client port all get their answers before the session ends.
     const { responses } = this.config;
-    if (responses > 0 && ++flow.responses >= responses * flow.requests) this.end(flow, "responses");
+    flow.responses++;
+    if (responses > 0 && flow.responses >= responses * flow.requests) this.end(flow, "responses");
   }
 
   private end(flow: UdpSession, reason: CloseReason): void {

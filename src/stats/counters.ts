@@ -75,15 +75,14 @@ export const CONNECT_BUCKETS: readonly number[] = [
 export const DURATION_BUCKETS: readonly number[] = [0.01, 0.1, 1, 10, 60, 300, 1800, 3600, 21600, 86400];
 
 /**
- * A histogram with fixed buckets: counts per bucket (not cumulative; the
- * last slot is above every bound), the sum and the count. `observe` is a
- * short scan and two additions: cheap enough for once per connection.
+ * The buckets of a histogram: counts per bucket (not cumulative; the last
+ * slot is above every bound). Its sum and count are counters the owner keeps
+ * anyway (`connectMs`/`connected`, `durationMs`/closed connections), so they
+ * are not kept twice. `observe` is a short scan and one addition.
  */
 export class Histogram {
   readonly bounds: readonly number[];
   readonly counts: Float64Array;
-  sum = 0;
-  count = 0;
 
   constructor(bounds: readonly number[]) {
     this.bounds = bounds;
@@ -95,8 +94,6 @@ export class Histogram {
     let i = 0;
     while (i < this.bounds.length && seconds > this.bounds[i]) i++;
     this.counts[i]++;
-    this.sum += seconds;
-    this.count++;
   }
 }
 
@@ -111,6 +108,8 @@ export class ListenerCounters extends TrafficCounters {
   readonly connectTime: Histogram = new Histogram(CONNECT_BUCKETS);
   /** How long this listener's connections (and UDP sessions) lasted, once closed. */
   readonly duration: Histogram = new Histogram(DURATION_BUCKETS);
+  /** The durations of closed connections, summed, in ms; they number `connections - active`. */
+  durationMs = 0;
 
   constructor(key: string, name: string) {
     super();

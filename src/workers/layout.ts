@@ -73,7 +73,7 @@ const TOTAL_FIELDS: readonly Field<TotalCounters>[] = [
   { name: "exhausted", get: (e) => e.exhausted, set: (e, v) => void (e.exhausted = v), combine: "max" },
 ];
 
-/** The slots of a histogram of each listener: every bucket, the sum and the count. */
+/** The slots of a histogram of each listener: every bucket (its sum and count are other fields). */
 function histogramFields(
   name: string,
   of: (e: ListenerCounters) => Histogram,
@@ -86,8 +86,6 @@ function histogramFields(
       set: (e, v) => void (of(e).counts[i] = v),
       combine: "sum",
     })),
-    { name: `${name}.sum`, get: (e) => of(e).sum, set: (e, v) => void (of(e).sum = v), combine: "sum" },
-    { name: `${name}.count`, get: (e) => of(e).count, set: (e, v) => void (of(e).count = v), combine: "sum" },
   ];
 }
 
@@ -95,6 +93,7 @@ const LISTENER_FIELDS: readonly Field<ListenerCounters>[] = [
   ...TRAFFIC,
   ...histogramFields("connectTime", (e) => e.connectTime, CONNECT_BUCKETS.length),
   ...histogramFields("duration", (e) => e.duration, DURATION_BUCKETS.length),
+  { name: "durationMs", get: (e) => e.durationMs, set: (e, v) => void (e.durationMs = v), combine: "sum" },
   ...DROP_REASONS.map((r): Field<ListenerCounters> => ({
     name: `dropped.${r}`,
     get: (e) => e.dropped[r],

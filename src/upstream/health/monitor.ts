@@ -11,7 +11,7 @@ import { backendKey, type ListenerConfig } from "../../config/schema.ts";
 import type { Logger } from "../../log.ts";
 import type { SocketAddress } from "../../net/address.ts";
 import type { Clock } from "../../runtime/types.ts";
-import type { Health, StateBook } from "../state.ts";
+import type { BackendState, Health, StateBook } from "../state.ts";
 import type { Check, CheckResult } from "./checks.ts";
 
 /** What a monitor needs. */
@@ -118,16 +118,15 @@ export class HealthMonitor {
     if (result.ok) {
       target.good++;
       target.bad = 0;
-      if (state.health === "down" && target.good >= rise) this.change(target, "up", result.reason);
+      if (state.health === "down" && target.good >= rise) this.change(target, state, "up", result.reason);
     } else {
       target.bad++;
       target.good = 0;
-      if (state.health === "up" && target.bad >= fall) this.change(target, "down", result.reason);
+      if (state.health === "up" && target.bad >= fall) this.change(target, state, "down", result.reason);
     }
   }
 
-  private change(target: Target, health: Health, reason: string): void {
-    const state = this.deps.states.get(this.listener.key, target.key, this.listener);
+  private change(target: Target, state: BackendState, health: Health, reason: string): void {
     const from = state.health;
     state.health = health;
     const log = health === "down" ? this.deps.log.warn : this.deps.log.info;
