@@ -299,6 +299,15 @@ export interface ThreadPort {
 export type SignalName = "SIGINT" | "SIGTERM" | "SIGHUP";
 
 /** The process: arguments, environment, files, signals, standard streams, exit. */
+/** A file as {@linkcode HostPort.listFiles} reports it. */
+export interface FileEntry {
+  readonly name: string;
+  readonly size: number;
+  /** Wall-clock ms of the last change. */
+  readonly modifiedMs: number;
+}
+
+/** The process and its file system. */
 export interface HostPort {
   /** Command-line arguments after the script name. */
   readonly args: readonly string[];
@@ -310,6 +319,17 @@ export interface HostPort {
   renameFile(from: string, to: string): Promise<void>;
   /** Removes `path`; no error when it is already gone. */
   removeFile(path: string): Promise<void>;
+  /** Plain files in `dir` (not subdirectories); empty when `dir` does not exist. */
+  listFiles(dir: string): Promise<FileEntry[]>;
+  /** Creates `path` and its parents; no error when it exists. */
+  makeDir(path: string): Promise<void>;
+  /**
+   * Calls `onChange` (with the file name, or "" when unknown) on every change
+   * in `dir`; returns a function that stops watching.
+   */
+  watchDir(dir: string, onChange: (name: string) => void): () => void;
+  /** Everything on standard input until its end. */
+  readStdin(): Promise<string>;
   /** This process's id. */
   readonly pid: number;
   /** Sends `signal` to process `pid`; false when there is no such process. */

@@ -6,6 +6,7 @@
 import { rename, rm, writeFile } from "node:fs/promises";
 import { networkInterfaces } from "node:os";
 import { interfaceAddresses } from "../_address.ts";
+import { listFiles, makeDir, readStdin, watchDir } from "../_files.ts";
 import { signalProcess } from "../_errors.ts";
 import type { HostPort, SignalName } from "../types.ts";
 import { bun } from "./api.ts";
@@ -17,6 +18,7 @@ interface NodeishProcess {
   env: Record<string, string | undefined>;
   on(signal: string, handler: () => void): void;
   off(signal: string, handler: () => void): void;
+  stdin: AsyncIterable<unknown>;
   stdout: { write(text: string): boolean };
   stderr: { write(text: string): boolean };
   exit(code: number): never;
@@ -32,6 +34,10 @@ export function createBunHost(): HostPort {
     writeTextFile: (path, text) => writeFile(path, text),
     renameFile: (from, to) => rename(from, to),
     removeFile: (path) => rm(path, { force: true }),
+    listFiles,
+    makeDir,
+    watchDir,
+    readStdin: () => readStdin(proc.stdin),
     pid: proc.pid,
     kill: (pid, signal) => signalProcess((p, s) => proc.kill(p, s), pid, signal),
     localAddresses: () => interfaceAddresses(networkInterfaces()),

@@ -27,6 +27,30 @@ export function createDenoHost(): HostPort {
       Deno.remove(path).catch((error) => {
         if (!(error instanceof Deno.errors.NotFound)) throw error;
       }),
+    listFiles: async (dir) => {
+      const entries = [];
+      try {
+        for await (const entry of Deno.readDir(dir)) {
+          if (!entry.isFile) continue;
+          const info = await Deno.stat(`${dir}/${entry.name}`).catch(() => undefined);
+          if (info) entries.push({ name: entry.name, size: info.size, modifiedMs: info.mtime?.getTime() ?? 0 });
+        }
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      }
+      return entries;
+    },
+    makeDir: (path) => Deno.mkdir(path, { recursive: true }),
+    watchDir(dir, onChange) {
+      const watcher = Deno.watchFs(dir, { recursive: false });
+      (async () => {
+        for await (const event of watcher) {
+          for (const path of event.paths) onChange(path.slice(path.lastIndexOf("/") + 1));
+        }
+      })().catch(() => {}); // a removed directory ends the watch; the next reload reports it
+      return () => watcher.close();
+    },
+    readStdin: () => new Response(Deno.stdin.readable).text(),
     pid: Deno.pid,
     kill: (pid, signal) => signalProcess((p, s) => Deno.kill(p, s), pid, signal),
     localAddresses: () => Deno.networkInterfaces().map((i) => i.address),

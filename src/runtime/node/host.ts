@@ -7,6 +7,7 @@ import process from "node:process";
 import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import { networkInterfaces } from "node:os";
 import { interfaceAddresses } from "../_address.ts";
+import { listFiles, makeDir, readStdin, watchDir } from "../_files.ts";
 import { signalProcess } from "../_errors.ts";
 import type { HostPort, SignalName } from "../types.ts";
 
@@ -18,6 +19,10 @@ export const nodeHost: HostPort = {
   writeTextFile: (path, text) => writeFile(path, text),
   renameFile: (from, to) => rename(from, to),
   removeFile: (path) => rm(path, { force: true }),
+  listFiles,
+  makeDir,
+  watchDir,
+  readStdin: () => readStdin(process.stdin),
   pid: process.pid,
   kill: (pid, signal) => signalProcess((p, s) => process.kill(p, s), pid, signal),
   localAddresses: () => interfaceAddresses(networkInterfaces()),
