@@ -29,6 +29,8 @@ export interface InstanceOptions {
   readonly pidFile?: string;
   /** Bind beside the running instance named by `pidFile`, then send it SIGTERM so it drains. */
   readonly takeover: boolean;
+  /** Reload when the configuration file changes (off with `--no-watch`; SIGHUP and the API still reload). */
+  readonly watch: boolean;
 }
 
 /** The `--help` text. */
@@ -56,6 +58,8 @@ Options:
       --pid-file FILE       write this process's pid to FILE while it runs
       --takeover            bind beside the instance whose pid is in --pid-file, then
                             send it SIGTERM so it drains (zero-downtime upgrade)
+      --no-watch            do not reload when the configuration file changes
+                            (SIGHUP and POST /api/v1/config/reload still do)
       --log-format FORMAT   text | json
       --log-level LEVEL     debug | info | warn | error
       --demo                run the built-in demo
@@ -108,7 +112,9 @@ export function parseArgs(args: readonly string[]): Command {
       if (value === undefined) return usageError(`${name} needs a value`);
       flags.set(name, value);
     } else if (
-      ["-h", "--help", "-V", "--version", "-t", "--validate", "--demo", "--takeover", "--udp"].includes(name) && eq < 0
+      ["-h", "--help", "-V", "--version", "-t", "--validate", "--demo", "--takeover", "--udp", "--no-watch"].includes(
+        name,
+      ) && eq < 0
     ) {
       switches.add(name);
     } else {
@@ -121,7 +127,11 @@ export function parseArgs(args: readonly string[]): Command {
   const overrides = parseOverrides(flags);
   if (typeof overrides === "string") return usageError(overrides);
   const kind = switches.has("-t") || switches.has("--validate") ? "validate" : "run";
-  const instance: InstanceOptions = { pidFile: flags.get("--pid-file"), takeover: switches.has("--takeover") };
+  const instance: InstanceOptions = {
+    pidFile: flags.get("--pid-file"),
+    takeover: switches.has("--takeover"),
+    watch: !switches.has("--no-watch"),
+  };
   if (instance.takeover && instance.pidFile === undefined) {
     return usageError("--takeover needs --pid-file FILE, where the running instance wrote its pid");
   }

@@ -6,21 +6,24 @@
  * @module
  */
 import { createAdminApp } from "./admin/app.ts";
-import type { Config } from "./config/schema.ts";
+import { HealthChecks } from "./checks.ts";
+import type { Config, Protocol } from "./config/schema.ts";
 import { startHistoryFile } from "./history-file.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { formatAddress, type SocketAddress } from "./net/address.ts";
 import { Exhaustion } from "./proxy/exhaustion.ts";
+import { diff, type Plan } from "./config/diff.ts";
+import type { Document, Overrides } from "./config/sources.ts";
+import { ConfigFile } from "./control/config-file.ts";
+import { Reloader } from "./control/reloader.ts";
 import { type BoundListener, ensureFree, Listeners } from "./proxy/listeners.ts";
-import { Sessions } from "./proxy/sessions.ts";
+import { type IdSpace, Sessions } from "./proxy/sessions.ts";
 import type { HttpServer, Runtime } from "./runtime/types.ts";
 import { Collector } from "./stats/collector.ts";
 import { TotalCounters } from "./stats/counters.ts";
 import { mergeTables, type SessionFilter, type TableJson, tableJson } from "./stats/table-view.ts";
-import { buildCheck } from "./upstream/health/checks.ts";
-import { HealthMonitor } from "./upstream/health/monitor.ts";
 import type { Pool } from "./upstream/pool.ts";
-import { type Health, StateBook } from "./upstream/state.ts";
+import { type AdminState, type Health, StateBook } from "./upstream/state.ts";
 import { VERSION } from "./version.ts";
 import { startWorkerGroup } from "./workers/group.ts";
 
@@ -35,6 +38,16 @@ interface Serving {
   pool(key: string): Pool | undefined;
   /** Tells every thread a backend's health (checks run on the main thread only). */
   setHealth(listener: string, backend: string, health: Health): void;
+  /** Tells every thread what an operator asked of a backend (the main thread's state is set by the caller). */
+  setAdmin(listener: string, backend: string, admin: AdminState): void;
+  /** Aborts live session `id` (both sides, reason `admin`); false when no thread has it. */
+  closeConnection(id: number): Promise<boolean>;
+  /** Binds a reload's new listeners everywhere; on failure nothing stays bound. */
+  prepare(plan: Plan, config: Config): Promise<void>;
+  /** Applies the prepared reload. */
+  commit(): Promise<void>;
+  /** Closes what {@linkcode prepare} bound. */
+  abandon(): Promise<void>;
   shutdown(drainTimeoutMs: number): Promise<{ drained: number; aborted: number }>;
 }
 
@@ -48,10 +61,15 @@ interface ServingDeps {
 }
 
 /** Listeners on this thread; `total` receives their totals (the collector's own unless workers set those). */
-async function serveHere(deps: ServingDeps, config: Config, total = deps.collector.total): Promise<Serving> {
+async function serveHere(
+  deps: ServingDeps,
+  config: Config,
+  options: { total?: TotalCounters; ids?: IdSpace } = {},
+): Promise<Serving> {
   const { runtime, collector, states, exhaustion, log } = deps;
   const { clock } = runtime;
-  const sessions = new Sessions(total, collector.recent);
+  const total = options.total ?? collector.total;
+  const sessions = new Sessions(total, collector.recent, options.ids);
   collector.addSource(() => sessions.foldAll());
   const reusePort = runtime.net.supportsReusePort;
   const listeners = new Listeners({
@@ -67,6 +85,7 @@ async function serveHere(deps: ServingDeps, config: Config, total = deps.collect
     anonymize: config.anonymizeIps,
   });
   await listeners.start(config);
+  let planned: Plan | undefined;
   return {
     addresses: () => listeners.addresses(),
     connections: (limit, filter) => {
@@ -74,7 +93,22 @@ async function serveHere(deps: ServingDeps, config: Config, total = deps.collect
       return Promise.resolve(tableJson(sessions.list(), collector.recent.list(now), limit, now, filter));
     },
     pool: (key) => listeners.pool(key),
-    setHealth: () => {}, // the StateBook the monitors write is this thread's own
+    // The StateBook the monitors and the admin API write is this thread's own.
+    setHealth: () => {},
+    setAdmin: () => {},
+    closeConnection: (id) => Promise.resolve(sessions.abortById(id, "admin")),
+    prepare: async (plan) => {
+      await listeners.prepare(plan);
+      planned = plan;
+    },
+    commit: async () => {
+      if (planned) await listeners.commit(planned);
+      planned = undefined;
+    },
+    abandon: () => {
+      planned = undefined;
+      return listeners.abandon();
+    },
     shutdown: (ms) => listeners.shutdown(ms),
   };
 }
@@ -93,19 +127,45 @@ function addTotals(into: TotalCounters, from: TotalCounters): void {
   into.exhausted = Math.max(into.exhausted, from.exhausted);
 }
 
-/** Both sides at once: worker threads for some listeners, this thread for the rest. */
-function both(a: Serving, b: Serving): Serving {
+/** The part of `plan` that concerns listeners of `protocol`. */
+function planFor(plan: Plan, protocol: Protocol): Plan {
+  const mine = (key: string) => key.startsWith(`${protocol}/`);
   return {
-    addresses: () => [...a.addresses(), ...b.addresses()],
+    ...plan,
+    add: plan.add.filter((l) => l.protocol === protocol),
+    remove: plan.remove.filter(mine),
+    update: plan.update.filter((u) => mine(u.key)),
+    unchanged: plan.unchanged.filter(mine),
+  };
+}
+
+/** Both sides at once: TCP listeners on worker threads, UDP ones on this thread. */
+function both(tcp: Serving, udp: Serving): Serving {
+  const sides = [tcp, udp];
+  return {
+    addresses: () => [...tcp.addresses(), ...udp.addresses()],
     connections: async (limit, filter) =>
-      mergeTables([await a.connections(limit, filter), await b.connections(limit, filter)], limit, filter?.sort),
-    pool: (key) => a.pool(key) ?? b.pool(key),
-    setHealth: (listener, backend, health) => {
-      a.setHealth(listener, backend, health);
-      b.setHealth(listener, backend, health);
+      mergeTables(await Promise.all(sides.map((s) => s.connections(limit, filter))), limit, filter?.sort),
+    pool: (key) => tcp.pool(key) ?? udp.pool(key),
+    setHealth: (listener, backend, health) => sides.forEach((s) => s.setHealth(listener, backend, health)),
+    setAdmin: (listener, backend, admin) => sides.forEach((s) => s.setAdmin(listener, backend, admin)),
+    closeConnection: async (id) => (await Promise.all(sides.map((s) => s.closeConnection(id)))).some(Boolean),
+    async prepare(plan, config) {
+      // Both bind before either commits, so a failed bind on one side changes nothing on the other.
+      const results = await Promise.allSettled([
+        tcp.prepare(planFor(plan, "tcp"), config),
+        udp.prepare(planFor(plan, "udp"), config),
+      ]);
+      const failed = results.find((r) => r.status === "rejected");
+      if (failed) {
+        await Promise.all(sides.map((s) => s.abandon()));
+        throw (failed as PromiseRejectedResult).reason;
+      }
     },
+    commit: async () => void await Promise.all(sides.map((s) => s.commit())),
+    abandon: async () => void await Promise.all(sides.map((s) => s.abandon())),
     shutdown: async (ms) => {
-      const [x, y] = await Promise.all([a.shutdown(ms), b.shutdown(ms)]);
+      const [x, y] = await Promise.all(sides.map((s) => s.shutdown(ms)));
       return { drained: x.drained + y.drained, aborted: x.aborted + y.aborted };
     },
   };
@@ -130,17 +190,21 @@ async function startServing(deps: ServingDeps, config: Config, takeover: boolean
     });
     return await serveHere(deps, config);
   }
-  if (net.supportsUdpReusePort || udp.length === 0) {
-    return await startWorkerGroup(runtime, config, deps.collector, deps.states, log);
-  }
-  // A datagram port this runtime cannot share: UDP stays on this thread, TCP goes to the workers.
-  log.info("workers.udp_main_thread", { runtime: runtime.name, listeners: udp.length });
-  if (tcp.length === 0) return await serveHere(deps, config);
+  const group = { collector: deps.collector, states: deps.states, log };
+  if (net.supportsUdpReusePort) return await startWorkerGroup(runtime, config, group);
+  // A datagram port this runtime cannot share: UDP stays on this thread, TCP goes to the workers; both sides
+  // exist even when one has no listener yet, so that a reload can add one.
+  if (udp.length > 0) log.info("workers.udp_main_thread", { runtime: runtime.name, listeners: udp.length });
   // The workers' merge sets the totals, so this thread keeps its own and adds them after each merge.
   const mine = new TotalCounters();
-  const here = await serveHere(deps, { ...config, listeners: udp }, mine);
+  // Session ids: workers take 1..n of every n + 1, this thread the last.
+  const ids = { worker: config.workers, workers: config.workers + 1 };
+  const here = await serveHere(deps, { ...config, listeners: udp }, { total: mine, ids });
   try {
-    const workers = await startWorkerGroup(runtime, { ...config, listeners: tcp }, deps.collector, deps.states, log);
+    const workers = await startWorkerGroup(runtime, { ...config, listeners: tcp }, {
+      ...group,
+      idSpace: config.workers + 1,
+    });
     deps.collector.addSource(() => addTotals(deps.collector.total, mine));
     return both(workers, here);
   } catch (error) {
@@ -149,42 +213,12 @@ async function startServing(deps: ServingDeps, config: Config, takeover: boolean
   }
 }
 
-/**
- * Health checks of every listener that has a `[health]` section, on this
- * thread; results reach worker threads through `serving.setHealth`.
- */
-function startHealth(
-  deps: { runtime: Runtime; log: Logger; states: StateBook; collector: Collector; serving: Serving },
-  config: Config,
-): HealthMonitor[] {
-  const { runtime, log, states, collector, serving } = deps;
-  return config.listeners.filter((l) => l.health !== null).map((listener) => {
-    const counters = collector.listener(listener.key, listener.name);
-    const monitor = new HealthMonitor(listener, {
-      clock: runtime.clock,
-      log,
-      states,
-      random: Math.random,
-      check: buildCheck(runtime.net, runtime.clock, listener.protocol, listener.health!),
-      onResult: (key, backend, result) => {
-        const member = serving.pool(key)?.backends.find((b) => b.key === backend);
-        // A check that failed counts as slow as its timeout, as a failed connect does.
-        member?.latency.observe(result.ok ? result.latencyMs : listener.health!.timeoutMs, runtime.clock.now());
-      },
-      onChange: (key, backend, health) => {
-        const name = listener.backends.find((b) => formatAddress(b.address) === backend)?.name ?? backend;
-        collector.backend(counters, backend, name).healthTransitions++;
-        serving.setHealth(key, backend, health);
-      },
-    });
-    monitor.start();
-    return monitor;
-  });
-}
-
 /** A running instance. */
 export interface Sluice {
+  /** The running configuration (changed by reloads). */
   readonly config: Config;
+  /** The one way the running configuration changes: file, signal, API. */
+  readonly reloader: Reloader;
   readonly collector: Collector;
   readonly states: StateBook;
   readonly log: Logger;
@@ -194,6 +228,23 @@ export interface Sluice {
   readonly adminAddress: SocketAddress | undefined;
   /** Drains (up to the configured drain timeout) and stops everything. */
   shutdown(): Promise<{ drained: number; aborted: number }>;
+}
+
+/** How {@linkcode startSluice} is started. */
+export interface StartOptions {
+  readonly log?: Logger;
+  /** Bind beside a running instance (SO_REUSEPORT) rather than refuse its addresses. */
+  readonly takeover?: boolean;
+  /** The document `config` came from (before overrides): what API edits change and what is written back. */
+  readonly document?: Document;
+  /** The configuration file: re-read on reload, written with `persist`, watched when `watch` is set. */
+  readonly file?: string;
+  /** The file's text as loaded, so that watching it does not reload what already runs. */
+  readonly fileText?: string;
+  /** Reload when the file changes. */
+  readonly watch?: boolean;
+  /** Command-line settings that win over the file, on every reload too. */
+  readonly overrides?: Overrides;
 }
 
 /**
@@ -210,7 +261,7 @@ export interface Sluice {
 export async function startSluice(
   runtime: Runtime,
   config: Config,
-  options: { log?: Logger; takeover?: boolean } = {},
+  options: StartOptions = {},
 ): Promise<Sluice> {
   const log = options.log ?? createLogger(runtime, config);
   const info = { version: VERSION, runtime: runtime.name, runtimeVersion: runtime.version };
@@ -219,6 +270,39 @@ export async function startSluice(
   const exhaustion = new Exhaustion(log, collector.total);
   const takeover = options.takeover === true;
   const serving = await startServing({ runtime, collector, states, exhaustion, log }, config, takeover);
+  const checks = new HealthChecks({
+    runtime,
+    log,
+    states,
+    collector,
+    pool: (key) => serving.pool(key),
+    setHealth: (listener, backend, health) => serving.setHealth(listener, backend, health),
+  });
+  let running = config;
+  let draining = false;
+  /** Applies a validated configuration: all new listeners bind (on every thread) before anything else changes. */
+  const apply = async (next: Config): Promise<Plan> => {
+    if (draining) throw new Error("shutting down");
+    const plan = diff(running, next);
+    await serving.prepare(plan, next);
+    await serving.commit();
+    // What needs a restart keeps running as it was.
+    running = {
+      ...next,
+      workers: running.workers,
+      admin: running.admin,
+      anonymizeIps: running.anonymizeIps,
+      stats: running.stats,
+    };
+    checks.apply(running);
+    log.configure(running.log);
+    return plan;
+  };
+  const file = options.file === undefined ? undefined : new ConfigFile(options.file, runtime);
+  const reloader = new Reloader(
+    { apply, log, clock: runtime.clock, file, overrides: options.overrides, localHosts: runtime.host.localAddresses() },
+    { config, document: options.document, fileText: options.fileText },
+  );
   let admin: HttpServer | undefined;
   let adminRetry: unknown;
   let stopped = false;
@@ -258,13 +342,17 @@ export async function startSluice(
     }
   }
   // Checks and the history file start once nothing can fail any more, so a failed start leaves no timer behind.
-  const health = startHealth({ runtime, log, states, collector, serving }, config);
+  checks.apply(config);
+  const unwatch = options.watch && file ? file.watch(() => void reloader.reloadFile("file", true), log) : undefined;
   const historyFile = config.stats.stateFile === null
     ? undefined
     : await startHistoryFile(config.stats.stateFile, { host: runtime.host, clock: runtime.clock, log, collector });
   collector.start();
   return {
-    config,
+    get config() {
+      return running;
+    },
+    reloader,
     collector,
     states,
     log,
@@ -275,8 +363,10 @@ export async function startSluice(
     async shutdown() {
       stopped = true;
       if (adminRetry !== undefined) runtime.clock.clearInterval(adminRetry);
-      for (const monitor of health) monitor.stop();
-      const result = await serving.shutdown(config.drainTimeoutMs);
+      draining = true;
+      unwatch?.();
+      checks.stop();
+      const result = await serving.shutdown(running.drainTimeoutMs);
       await historyFile?.stop();
       await admin?.close();
       collector.stop();

@@ -52,6 +52,12 @@ export class Logger {
     this.format = options.format;
   }
 
+  /** Changes level and format (a reload's `[log]`). */
+  configure(options: { level: LogLevel; format: LogFormat }): void {
+    this.level = RANK[options.level];
+    this.format = options.format;
+  }
+
   /** True when events at `level` are written; lets callers skip building fields. */
   enabled(level: LogLevel): boolean {
     return RANK[level] >= this.level;

@@ -80,7 +80,16 @@ export async function main(runtime: Runtime): Promise<number> {
   const predecessor = takeover ? await findPredecessor(runtime.host, log, pidFile!) : undefined;
   let sluice;
   try {
-    sluice = await startSluice(runtime, loaded.config, { log, takeover: predecessor !== undefined });
+    const file = command.source.type === "file" ? command.source.path : undefined;
+    sluice = await startSluice(runtime, loaded.config, {
+      log,
+      takeover: predecessor !== undefined,
+      document: loaded.document,
+      file,
+      fileText: loaded.text,
+      watch: command.instance.watch,
+      overrides: command.overrides,
+    });
     if (pidFile !== undefined) await writePid(runtime.host, pidFile);
   } catch (error) {
     log.error("start.failed", { error: (error as Error).message });
@@ -113,13 +122,11 @@ export async function main(runtime: Runtime): Promise<number> {
     else exit();
   });
   if (predecessor !== undefined) signalPredecessor(runtime.host, log, predecessor);
-  // SIGHUP would end the process without a drain; until reload exists (issue 11) it is logged and ignored.
-  runtime.host.onSignal(
-    "SIGHUP",
-    () => log.warn("signal.ignored", { signal: "SIGHUP", reason: "reload is not built yet" }),
-  );
+  // SIGHUP re-reads the file, as nginx and HAProxy users expect.
+  const reloader = sluice.reloader;
+  runtime.host.onSignal("SIGHUP", () => void reloader.reloadFile("signal"));
   const signal = await stopping;
-  log.info("shutdown.start", { signal, drain_timeout_ms: loaded.config.drainTimeoutMs });
+  log.info("shutdown.start", { signal, drain_timeout_ms: sluice.config.drainTimeoutMs });
   await sluice.shutdown();
   if (pidFile !== undefined) await removePid(runtime.host, pidFile);
   await demo?.close();

@@ -30,6 +30,9 @@ export interface ListenerUpdate {
   readonly settingsChanged: boolean;
 }
 
+/** Settings a running Sluice keeps until it restarts. */
+export type RestartSetting = "workers" | "admin" | "anonymize_ips" | "stats";
+
 /** Everything a reload has to do. */
 export interface Plan {
   /** Listeners to bind, before anything else changes. */
@@ -40,8 +43,8 @@ export interface Plan {
   readonly update: readonly ListenerUpdate[];
   /** Keys of listeners that are exactly as before. */
   readonly unchanged: readonly string[];
-  /** Top-level settings that differ and take effect only after a restart (`workers`, `admin`). */
-  readonly restart: readonly ("workers" | "admin")[];
+  /** Top-level settings that differ and take effect only after a restart. */
+  readonly restart: readonly RestartSetting[];
   /** Top-level settings that differ and can change while running (`drain_timeout`, `log`). */
   readonly settings: readonly ("drain_timeout" | "log")[];
 }
@@ -70,6 +73,10 @@ function settingsOf(l: ListenerConfig): unknown[] {
     l.maxConnections,
     l.maxFails,
     l.failTimeoutMs,
+    l.maxSessions,
+    l.responses,
+    l.requests,
+    JSON.stringify(l.health),
   ];
 }
 
@@ -99,10 +106,14 @@ export function diff(before: Config, after: Config): Plan {
     if (settingsChanged || !poolSame) update.push({ key, config, pool, settingsChanged });
     else unchanged.push(key);
   }
-  const restart: ("workers" | "admin")[] = [];
+  const restart: RestartSetting[] = [];
   if (before.workers !== after.workers) restart.push("workers");
-  const adminOf = (c: Config) => (c.admin ? formatAddress(c.admin.listen) : "off");
+  const adminOf = (
+    c: Config,
+  ) => (c.admin ? JSON.stringify({ ...c.admin, listen: formatAddress(c.admin.listen) }) : "off");
   if (adminOf(before) !== adminOf(after)) restart.push("admin");
+  if (before.anonymizeIps !== after.anonymizeIps) restart.push("anonymize_ips");
+  if (before.stats.stateFile !== after.stats.stateFile) restart.push("stats");
   const settings: ("drain_timeout" | "log")[] = [];
   if (before.drainTimeoutMs !== after.drainTimeoutMs) settings.push("drain_timeout");
   if (before.log.level !== after.log.level || before.log.format !== after.log.format) settings.push("log");

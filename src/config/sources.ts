@@ -34,7 +34,7 @@ export type ConfigSource = { type: "file"; path: string } | { type: "quick"; lis
 };
 
 /** A document as TOML would give it: nested plain objects. */
-type Document = Record<string, unknown>;
+export type Document = Record<string, unknown>;
 
 /** What reading a source needs: the file reader, and the demo's backend addresses. */
 export interface SourceContext {
@@ -45,8 +45,12 @@ export interface SourceContext {
   demoBackends?: readonly string[];
 }
 
-/** Result of loading a source; `origin` names it in messages (`sluice.toml`, `command line`). */
-export type SourceResult = LoadResult & { origin: string };
+/**
+ * Result of loading a source; `origin` names it in messages (`sluice.toml`,
+ * `command line`). `document` is what the source said, before overrides:
+ * what a reload edits and what is written back to the file.
+ */
+export type SourceResult = LoadResult & { origin: string; document?: Document; text?: string };
 
 /**
  * Reads, overrides and validates a configuration source.
@@ -74,7 +78,7 @@ export async function loadSource(
     }
     const parsed = parseTomlDocument(text);
     if (!parsed.ok) return { ...parsed, origin };
-    document = parsed.document;
+    return { ...loadDocument(parsed.document, overrides, context, origin), text };
   } else if (source.type === "quick") {
     origin = "command line";
     document = { listeners: [quickListener(source.listener)] };
@@ -82,7 +86,17 @@ export async function loadSource(
     origin = "demo";
     document = demoDocument(context.demoBackends ?? []);
   }
-  return { ...loadObject(applyOverrides(document, overrides), { localHosts: context.localHosts }), origin };
+  return loadDocument(document, overrides, context, origin);
+}
+
+/** Validates a document (a source's, or one given through the admin API) with the overrides applied. */
+export function loadDocument(
+  document: Document,
+  overrides: Overrides,
+  context: Pick<SourceContext, "localHosts">,
+  origin: string,
+): SourceResult {
+  return { ...loadObject(applyOverrides(document, overrides), { localHosts: context.localHosts }), origin, document };
 }
 
 function quickListener(quick: QuickListener): Document {

@@ -75,6 +75,8 @@ export class Listeners {
   private readonly proxies = new Map<string, Proxy>();
   /** Removed UDP listeners whose sessions still run; their socket closes when the last one ends. */
   private readonly draining = new Set<UdpProxy>();
+  /** Bound by {@linkcode prepare}, not serving until {@linkcode commit}. */
+  private pending: Proxy[] = [];
   private sweepTimer: unknown;
 
   constructor(deps: ListenersDeps) {
@@ -83,7 +85,7 @@ export class Listeners {
 
   /** Binds every listener of `config`; if one cannot bind, the others are closed again and the error is thrown. */
   async start(config: Config): Promise<void> {
-    await this.bind(config.listeners);
+    for (const proxy of await this.bind(config.listeners)) this.proxies.set(proxy.config.key, proxy);
     this.schedule();
   }
 
@@ -93,11 +95,40 @@ export class Listeners {
    * nothing. Removed listeners stop accepting; their sessions drain.
    */
   async apply(plan: Plan): Promise<void> {
+    await this.prepare(plan);
+    await this.commit(plan);
+  }
+
+  /**
+   * First half of {@linkcode apply}: checks the plan names known listeners and
+   * binds the new ones without serving them yet. On failure nothing stays bound.
+   * Split out so that several threads can all bind before any of them commits.
+   */
+  async prepare(plan: Plan): Promise<BoundListener[]> {
     const unknown = [...plan.remove, ...plan.update.map((u) => u.key)].filter((key) => !this.proxies.has(key));
     if (unknown.length) throw new Error(`Cannot apply the plan: no listener ${unknown.join(", ")}`);
-    await this.bind(plan.add);
+    await this.abandon();
+    this.pending = await this.bind(plan.add);
+    return this.pending.flatMap((
+      p,
+    ) => (p.address ? [{ key: p.config.key, name: p.config.name, address: p.address }] : []));
+  }
+
+  /** Closes listeners bound by {@linkcode prepare} that will not be committed. */
+  async abandon(): Promise<void> {
+    const pending = this.pending;
+    this.pending = [];
+    await Promise.all(pending.map((p) => p.stopAccepting()));
+    for (const proxy of pending) this.forget(proxy);
+  }
+
+  /** Second half of {@linkcode apply}: serves the prepared listeners, removes and updates the rest. */
+  async commit(plan: Plan): Promise<void> {
+    for (const proxy of this.pending) this.proxies.set(proxy.config.key, proxy);
+    this.pending = [];
     for (const key of plan.remove) {
-      const proxy = this.proxies.get(key)!;
+      const proxy = this.proxies.get(key);
+      if (!proxy) continue;
       this.proxies.delete(key);
       await proxy.stopAccepting();
       if (proxy instanceof UdpProxy && proxy.size > 0) this.draining.add(proxy);
@@ -105,7 +136,8 @@ export class Listeners {
       this.deps.log.info("listener.stop", { listener: proxy.config.name });
     }
     for (const change of plan.update) {
-      const proxy = this.proxies.get(change.key)!;
+      const proxy = this.proxies.get(change.key);
+      if (!proxy) continue;
       const { removed } = proxy.update(change.config);
       for (const backend of removed) this.deps.collector.retire(backend.counters);
     }
@@ -162,7 +194,8 @@ export class Listeners {
     await Promise.all([...this.proxies.values()].map((p) => p.stopAccepting()));
   }
 
-  private async bind(configs: readonly ListenerConfig[]): Promise<void> {
+  /** Binds every listener of `configs` and returns them; on failure closes those bound and throws. */
+  private async bind(configs: readonly ListenerConfig[]): Promise<Proxy[]> {
     const started: Proxy[] = [];
     let building: Proxy | undefined;
     try {
@@ -184,7 +217,7 @@ export class Listeners {
       for (const proxy of new Set([...started, ...(building ? [building] : [])])) this.forget(proxy);
       throw error;
     }
-    for (const proxy of started) this.proxies.set(proxy.config.key, proxy);
+    return started;
   }
 
   /** Retires a listener's counters (forgotten once idle) and forgets its backends' state. */

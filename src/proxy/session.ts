@@ -43,6 +43,8 @@ export class Session implements RelayTally, SessionRecord {
   localFailure = false;
   /** Set when we decide to end the session (idle, shutdown) before or during the relay. */
   abortReason: CloseReason | undefined;
+  /** Ends a session that has no relay (UDP): set by the listener that owns it. */
+  stop: ((reason: CloseReason) => void) | undefined;
   closeReason: CloseReason | undefined;
   error: string | undefined;
   endedAt = 0;

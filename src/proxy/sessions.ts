@@ -129,7 +129,19 @@ export class Sessions {
   /** Ends a session for `reason`: now if it is relaying, right after its dial otherwise. */
   abort(session: Session, reason: CloseReason): void {
     session.abortReason ??= reason;
-    session.relay?.abort();
+    if (session.relay) session.relay.abort();
+    else session.stop?.(reason);
+  }
+
+  /** Aborts the live session with `id` (both sides); false when there is none. */
+  abortById(id: number, reason: CloseReason): boolean {
+    for (const session of this.live) {
+      if (session.id === id) {
+        this.abort(session, reason);
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Aborts every live session. */

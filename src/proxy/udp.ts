@@ -170,6 +170,7 @@ export class UdpProxy {
     if (backend === undefined) return this.drop("no_backend");
     const flow = sessions.openUdp(this.counters, client, this.config, now, clock.wallNow());
     flow.flowKey = key;
+    flow.stop = (reason) => this.end(flow, reason);
     sessions.attach(flow, backend);
     backend.counters.connections++;
     this.flows.set(key, flow);

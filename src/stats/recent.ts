@@ -20,6 +20,7 @@ export type CloseReason =
   | "requests"
   | "backend_down"
   | "shutdown"
+  | "admin"
   | "no_backend"
   | "local";
 

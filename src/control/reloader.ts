@@ -1,0 +1,272 @@
+/**
+ * Every change of the running configuration goes through here, one at a
+ * time: a changed file, `SIGHUP`, and the admin API (a whole new document,
+ * an edit, a reload, a restore). A new document is validated, diffed and
+ * applied (new listeners bind first); anything that fails changes nothing,
+ * and the outcome is logged, counted and kept for the API and the page.
+ *
+ * @module
+ */
+import { stringify } from "smol-toml";
+import { formatIssue, parseTomlDocument } from "../config/load.ts";
+import type { Plan } from "../config/diff.ts";
+import type { Config, ConfigIssue } from "../config/schema.ts";
+import { type Document, loadDocument, type Overrides } from "../config/sources.ts";
+import type { Logger } from "../log.ts";
+import type { Clock } from "../runtime/types.ts";
+import type { ConfigFile } from "./config-file.ts";
+import type { EditResult } from "./edits.ts";
+
+/** What started a reload. */
+export type ReloadSource = "file" | "signal" | "api" | "restore";
+
+/** The outcome of one reload, as the API answers it and the page shows it. */
+export interface ReloadOutcome {
+  readonly ok: boolean;
+  /** HTTP status for the API: 200, 400 (invalid), 404, 409 (cannot bind, no file), 500. */
+  readonly status: number;
+  readonly source: ReloadSource;
+  /** Wall-clock ISO time. */
+  readonly at: string;
+  readonly error?: string;
+  /** Validation problems, each with its key path. */
+  readonly issues?: readonly ConfigIssue[];
+  /** What changed, by listener key. */
+  readonly changes?: {
+    readonly added: readonly string[];
+    readonly removed: readonly string[];
+    readonly updated: readonly string[];
+    /** Settings that changed in the file but take effect only after a restart. */
+    readonly restart_needed: readonly string[];
+  };
+  /** True when the file now says what runs. */
+  readonly persisted?: boolean;
+  /** The backup the previous file was saved as. */
+  readonly backup?: string;
+  readonly note?: string;
+}
+
+/** What the reloader needs. */
+export interface ReloaderDeps {
+  /** Applies a validated configuration; throws (having changed nothing) when a new listener cannot bind. */
+  apply(config: Config): Promise<Plan>;
+  readonly log: Logger;
+  readonly clock: Clock;
+  /** The configuration file, when started from one. */
+  readonly file?: ConfigFile;
+  /** Command-line settings that win over the file, on every reload too. */
+  readonly overrides?: Overrides;
+  /** This machine's addresses, for the self-loop check. */
+  readonly localHosts?: readonly string[];
+}
+
+/** Counts by result, for `sluice_config_reloads_total`. */
+export interface ReloadCounts {
+  success: number;
+  error: number;
+}
+
+/** The single writer of the running configuration. */
+export class Reloader {
+  private readonly deps: ReloaderDeps;
+  /** The running document (before overrides): what edits start from and what is written to the file. */
+  private running: Document | undefined;
+  /** The file's text as last read or written, so a watch event for our own write is not a reload. */
+  private fileText: string | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  /** The last reload's outcome. */
+  last: ReloadOutcome | undefined;
+  readonly counts: ReloadCounts = { success: 0, error: 0 };
+  private config: Config;
+
+  constructor(deps: ReloaderDeps, running: { config: Config; document?: Document; fileText?: string }) {
+    this.deps = deps;
+    this.config = running.config;
+    this.running = running.document;
+    this.fileText = running.fileText;
+  }
+
+  /** The running configuration. */
+  get current(): Config {
+    return this.config;
+  }
+
+  /** The running document (secrets included: redact before showing it). */
+  get document(): Document | undefined {
+    return this.running;
+  }
+
+  /** The running document as TOML. */
+  toml(document: Document): string {
+    return stringify(document);
+  }
+
+  /** Re-reads the file. `onlyIfChanged` (file watch): nothing happens when its text is what runs. */
+  reloadFile(source: ReloadSource, onlyIfChanged = false): Promise<ReloadOutcome | undefined> {
+    return this.serial(async () => {
+      const file = this.deps.file;
+      if (!file) return this.fail(source, 409, "started without a configuration file; nothing to re-read");
+      let text: string;
+      try {
+        text = await file.read();
+      } catch (error) {
+        return this.fail(source, 409, `cannot read ${file.path}: ${(error as Error).message}`);
+      }
+      if (onlyIfChanged && text === this.fileText) return undefined;
+      this.fileText = text;
+      return await this.applyText(text, source, { persisted: true });
+    });
+  }
+
+  /** Validates and applies `document`; with `persist`, writes it to the file (keeping a backup) once it runs. */
+  applyDocument(document: Document, source: ReloadSource, persist: boolean): Promise<ReloadOutcome> {
+    return this.serial(() => this.applyNow(document, source, persist));
+  }
+
+  /** Applies an edit of the running document (see `edits.ts`). */
+  edit(make: (document: Document, config: Config) => EditResult, persist: boolean): Promise<ReloadOutcome> {
+    return this.serial(async () => {
+      if (!this.running) return this.fail("api", 409, "started without a configuration document");
+      const edited = make(this.running, this.config);
+      if (!edited.ok) return { ok: false, status: edited.status, source: "api", at: this.now(), error: edited.error };
+      return await this.applyNow(edited.document, "api", persist);
+    });
+  }
+
+  /** Validates, applies and persists backup `name`. */
+  restore(name: string): Promise<ReloadOutcome> {
+    return this.serial(async () => {
+      const file = this.deps.file;
+      if (!file) return this.fail("restore", 409, "started without a configuration file; there are no backups");
+      const text = await file.readBackup(name);
+      if (text === undefined) {
+        return {
+          ok: false,
+          status: 404,
+          source: "restore",
+          at: this.now(),
+          error: `no backup ${JSON.stringify(name)}`,
+        };
+      }
+      return await this.applyText(text, "restore", { persist: true });
+    });
+  }
+
+  private async applyText(
+    text: string,
+    source: ReloadSource,
+    how: { persisted?: boolean; persist?: boolean },
+  ): Promise<ReloadOutcome> {
+    const parsed = parseTomlDocument(text);
+    if (!parsed.ok) return this.invalid(source, parsed.issues);
+    const outcome = await this.applyNow(parsed.document, source, how.persist === true, text);
+    return how.persisted && outcome.ok ? { ...outcome, persisted: true, note: undefined } : outcome;
+  }
+
+  /** `text`: the document as written, kept (comments and all) when it is persisted. */
+  private async applyNow(
+    document: Document,
+    source: ReloadSource,
+    persist: boolean,
+    text?: string,
+  ): Promise<ReloadOutcome> {
+    const { log, file } = this.deps;
+    if (persist && !file) return this.fail(source, 409, "started without a configuration file; cannot persist");
+    const origin = file?.path ?? "document";
+    const loaded = loadDocument(document, this.deps.overrides ?? {}, { localHosts: this.deps.localHosts }, origin);
+    if (!loaded.ok) return this.invalid(source, loaded.issues);
+    for (const warning of loaded.warnings) log.warn("config.warning", { message: formatIssue(origin, warning) });
+    let plan: Plan;
+    try {
+      plan = await this.deps.apply(loaded.config);
+    } catch (error) {
+      return this.fail(source, 409, (error as Error).message);
+    }
+    this.running = document;
+    this.config = loaded.config;
+    let backup: string | undefined;
+    if (persist) {
+      try {
+        const written = text ?? this.toml(document);
+        backup = await file!.write(written);
+        this.fileText = written;
+      } catch (error) {
+        // It runs, but the file still says the old: say so rather than pretend.
+        return this.count({
+          ok: false,
+          status: 500,
+          source,
+          at: this.now(),
+          error: `applied, but writing ${file!.path} failed: ${(error as Error).message}`,
+          changes: changesOf(plan),
+          persisted: false,
+        });
+      }
+    }
+    const changes = changesOf(plan);
+    log.info("config.reload", {
+      source,
+      result: "ok",
+      added: changes.added.length,
+      removed: changes.removed.length,
+      updated: changes.updated.length,
+      persisted: persist || source === "file" || source === "signal",
+    });
+    if (changes.restart_needed.length) {
+      log.warn("config.restart_needed", { settings: changes.restart_needed.join(",") });
+    }
+    return this.count({
+      ok: true,
+      status: 200,
+      source,
+      at: this.now(),
+      changes,
+      persisted: persist,
+      ...(backup ? { backup } : {}),
+      ...(persist || !file ? {} : {
+        note: `not written to ${file.path}: a reload from the file undoes this change (send persist=true to keep it)`,
+      }),
+    });
+  }
+
+  private invalid(source: ReloadSource, issues: readonly ConfigIssue[]): ReloadOutcome {
+    const error = `invalid configuration: ${
+      issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ")
+    }`;
+    return this.count({ ok: false, status: 400, source, at: this.now(), error, issues });
+  }
+
+  private fail(source: ReloadSource, status: number, error: string): ReloadOutcome {
+    return this.count({ ok: false, status, source, at: this.now(), error });
+  }
+
+  private count(outcome: ReloadOutcome): ReloadOutcome {
+    this.last = outcome;
+    if (outcome.ok) this.counts.success++;
+    else {
+      this.counts.error++;
+      this.deps.log.error("config.reload", { source: outcome.source, result: "error", error: outcome.error });
+    }
+    return outcome;
+  }
+
+  private now(): string {
+    return new Date(this.deps.clock.wallNow()).toISOString();
+  }
+
+  /** Runs `work` after every earlier change has finished. */
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(work, work);
+    this.queue = next.catch(() => {});
+    return next;
+  }
+}
+
+function changesOf(plan: Plan): NonNullable<ReloadOutcome["changes"]> {
+  return {
+    added: plan.add.map((l) => l.key),
+    removed: [...plan.remove],
+    updated: plan.update.map((u) => u.key),
+    restart_needed: [...plan.restart],
+  };
+}
