@@ -2,11 +2,13 @@
  * The owner of live sessions: it opens and closes them, keeps the active
  * counts, folds their bytes into counters, ends idle ones and aborts on
  * shutdown. Stats observe it (through `Collector.addSource`) and get each
- * closed session for their recent ring.
+ * closed session for their recent ring; its {@linkcode ClientTop} ranks
+ * client IPs.
  *
  * @module
  */
 import type { SocketAddress } from "../net/address.ts";
+import { ClientTop } from "../stats/client-top.ts";
 import type { ListenerCounters, TotalCounters } from "../stats/counters.ts";
 import type { RecentSessions } from "../stats/recent.ts";
 import type { Backend } from "../upstream/backend.ts";
@@ -18,20 +20,36 @@ export interface IdSpace {
   readonly workers: number;
 }
 
+/** Options for {@linkcode Sessions}. */
+export interface SessionsOptions {
+  /** Where sessions opened and bytes moved are counted per client IP; a new one when absent. */
+  top?: ClientTop;
+}
+
 /** Live sessions of one thread. */
 export class Sessions {
+  /** Top clients of this thread: a session counts at open, its bytes whenever they are folded. */
+  readonly top: ClientTop;
   private readonly live = new Set<Session>();
   private readonly total: TotalCounters;
   private readonly recent: RecentSessions;
   private nextId: number;
   private readonly idStep: number;
   private emptyWaiters: (() => void)[] = [];
+  /** The latest clock reading seen (open, close, sweep): folds from the collector carry none and use it. */
+  private now = 0;
 
-  constructor(total: TotalCounters, recent: RecentSessions, ids: IdSpace = { worker: 0, workers: 1 }) {
+  constructor(
+    total: TotalCounters,
+    recent: RecentSessions,
+    ids: IdSpace = { worker: 0, workers: 1 },
+    options: SessionsOptions = {},
+  ) {
     this.total = total;
     this.recent = recent;
     this.nextId = ids.worker + 1;
     this.idStep = ids.workers;
+    this.top = options.top ?? new ClientTop();
   }
 
   /** Number of live sessions. */
@@ -68,6 +86,8 @@ export class Sessions {
     session.listener.active++;
     this.total.connections++;
     this.total.active++;
+    if (session.startedAt > this.now) this.now = session.startedAt;
+    this.top.connection(session.client.host, this.now);
     return session;
   }
 
@@ -101,6 +121,7 @@ export class Sessions {
       backend.toUpstream += toUpstream;
       backend.toClient += toClient;
     }
+    this.top.bytes(session.client.host, toUpstream + toClient, this.now);
   }
 
   /** Folds every live session; a source of the collector. */
@@ -111,6 +132,7 @@ export class Sessions {
   /** Moves a finished session from the live set to the recent ring. */
   close(session: Session, reason: CloseReason, error: string | undefined, now: number): void {
     if (!this.live.delete(session)) return;
+    if (now > this.now) this.now = now;
     this.fold(session);
     session.closeReason = reason;
     session.error = error;
@@ -156,6 +178,7 @@ export class Sessions {
    * never reads a clock.
    */
   sweepIdle(now: number): void {
+    if (now > this.now) this.now = now;
     for (const session of this.live) {
       const relay = session.relay;
       if (relay === undefined) continue;
