@@ -9,6 +9,7 @@ import type { Member } from "../src/balance/types.ts";
 import { loadObject } from "../src/config/load.ts";
 import { Sessions } from "../src/proxy/sessions.ts";
 import type { Clock } from "../src/runtime/types.ts";
+import { ClientTop } from "../src/stats/client-top.ts";
 import { Collector } from "../src/stats/collector.ts";
 import { Ring } from "../src/stats/history.ts";
 import { Pool } from "../src/upstream/pool.ts";
@@ -53,6 +54,13 @@ for (const name of BALANCER_NAMES) {
 }
 const ips = Array.from({ length: 1024 }, (_, i) => `198.51.${i >> 8}.${i & 255}`);
 rows.push(["hashKey(client ip)", time((i) => hashKey(ips[i & 1023]))]);
+
+// Per session: one connection() at open, one bytes() per fold with traffic.
+const top = new ClientTop();
+rows.push(["ClientTop.connection(), 64 clients", time((i) => top.connection(ips[i & 63], i / 100))]);
+rows.push(["ClientTop.bytes(), 64 clients", time((i) => top.bytes(ips[i & 63], 1500, i / 100))]);
+const many = Array.from({ length: 65536 }, (_, i) => `203.0.${i >> 8}.${i & 255}`);
+rows.push(["ClientTop.bytes(), 65536 clients (evicting)", time((i) => top.bytes(many[i & 65535], 1500, i / 100))]);
 
 const ring = new Ring(300);
 rows.push(["Ring.push()", time((i) => ring.push(i))]);
