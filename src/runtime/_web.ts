@@ -1,7 +1,7 @@
 /**
- * What web-standard globals give every runtime: a clock with timers, and
- * module workers through `Worker` (used by Deno and Bun). Only adapters
- * import this file.
+ * What web-standard globals give every runtime: a clock with timers, module
+ * workers through `Worker` (used by Deno and Bun), and the admin server's
+ * request-size rule. Only adapters import this file.
  *
  * @module
  */
@@ -69,4 +69,37 @@ export function webWorkerChannel(): WorkerChannel {
     onMessage: (handler) => scope.addEventListener("message", (event) => handler(event.data)),
     close: () => scope.close?.(),
   };
+}
+
+/** Longest path and query the admin server takes (bytes); a longer one is answered 414. */
+export const MAX_URL_BYTES = 8192;
+
+/**
+ * The request head (request line and headers) the HTTP adapters accept
+ * where the runtime lets them set it (Node, Bun). Deno's own limit is about
+ * the same and cannot be changed; past it each runtime answers by itself.
+ */
+export const MAX_HEAD_BYTES = 64 * 1024;
+
+/**
+ * `414 URI Too Long` with a JSON error when the path and query of `url` (a
+ * request's absolute URL, so ASCII: the runtimes percent-encode the rest)
+ * exceed {@linkcode MAX_URL_BYTES}; undefined otherwise.
+ *
+ * @example
+ * ```ts
+ * const refused = uriTooLong(request.url);
+ * if (refused) return refused;
+ * ```
+ */
+export function uriTooLong(url: string): Response | undefined {
+  if (url.length <= MAX_URL_BYTES) return undefined;
+  const scheme = url.indexOf("://");
+  const path = scheme < 0 ? 0 : url.indexOf("/", scheme + 3);
+  const length = path < 0 ? 0 : url.length - path;
+  if (length <= MAX_URL_BYTES) return undefined;
+  return Response.json(
+    { error: `URI too long: ${length} bytes of path and query, at most ${MAX_URL_BYTES}` },
+    { status: 414 },
+  );
 }

@@ -1,11 +1,13 @@
 /**
  * The Deno {@linkcode HttpPort}: `Deno.serve`, with the client's address from
- * the handler's `info.remoteAddr`.
+ * the handler's `info.remoteAddr`. `Deno.serve` has no head-size option: it
+ * answers a head over about 64 KiB with an empty `400` before the handler.
  *
  * @module
  */
 import { socketAddress } from "../_address.ts";
 import { errorText, listenError } from "../_errors.ts";
+import { uriTooLong } from "../_web.ts";
 import type { FetchHandler, HttpPort, HttpServeOptions, HttpServer } from "../types.ts";
 
 /** How long to wait before serving again after the server failed. */
@@ -19,7 +21,8 @@ const RESTART_AFTER_MS = 250;
  */
 function serve(options: HttpServeOptions, handler: FetchHandler): Promise<HttpServer> {
   const fetch = (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) =>
-    handler(request, { remote: socketAddress(info.remoteAddr.hostname, info.remoteAddr.port) });
+    uriTooLong(request.url) ??
+      handler(request, { remote: socketAddress(info.remoteAddr.hostname, info.remoteAddr.port) });
   const start = (port: number) => Deno.serve({ hostname: options.host, port, onListen() {} }, fetch);
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {

@@ -1,7 +1,8 @@
 /**
  * The Node {@linkcode HttpPort}: `@hono/node-server`, with the client's
  * address from the request's socket (the server passes
- * `{ incoming, outgoing }` as the handler's second argument).
+ * `{ incoming, outgoing }` as the handler's second argument). Node's own
+ * head limit (16 KiB) is raised so that a long URL reaches the 414 check.
  *
  * @module
  */
@@ -9,6 +10,7 @@ import type * as net from "node:net";
 import { serve as serveNode } from "@hono/node-server";
 import { socketAddress } from "../_address.ts";
 import { listenError } from "../_errors.ts";
+import { MAX_HEAD_BYTES, uriTooLong } from "../_web.ts";
 import type { FetchHandler, HttpPort, HttpServeOptions, HttpServer } from "../types.ts";
 
 async function serve(options: HttpServeOptions, handler: FetchHandler): Promise<HttpServer> {
@@ -17,7 +19,11 @@ async function serve(options: HttpServeOptions, handler: FetchHandler): Promise<
     server = serveNode({
       hostname: options.host,
       port: options.port,
+      // Counts the URL and header bytes; past it Node answers 431 itself.
+      serverOptions: { maxHeaderSize: MAX_HEAD_BYTES },
       fetch(request, bindings) {
+        const refused = uriTooLong(request.url);
+        if (refused) return refused;
         const socket = bindings.incoming.socket;
         return handler(request, { remote: socketAddress(socket.remoteAddress, socket.remotePort) });
       },
