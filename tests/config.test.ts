@@ -129,7 +129,7 @@ describe("the configuration file", () => {
       drainTimeoutMs: 30_000,
       workers: 1,
       log: { level: "info", format: "text" },
-      admin: { listen: { host: "127.0.0.1", port: 9090 } },
+      admin: { listen: { host: "127.0.0.1", port: 9090 }, auth: null, publicMetrics: false, hosts: [] },
       anonymizeIps: false,
       stats: { stateFile: null },
       listeners: [{

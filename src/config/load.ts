@@ -7,6 +7,7 @@
 import * as v from "valibot";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { formatAddress, isWildcardHost, type SocketAddress } from "../net/address.ts";
+import { adminChecks, type EnvCredentials } from "./admin.ts";
 import { selfLoops } from "./loops.ts";
 import { type Config, type ConfigIssue, ConfigSchema, normalize, PROTOCOL_KEYS, type RawConfig } from "./schema.ts";
 
@@ -57,15 +58,18 @@ export function loadToml(text: string, options: LoadOptions = {}): LoadResult {
 export interface LoadOptions {
   /** This machine's interface addresses: a backend on one of them at a listener's port would loop. */
   readonly localHosts?: readonly string[];
+  /** `WEB_USERNAME` and `WEB_PASSWORD`, which override the file's admin credentials. */
+  readonly credentials?: EnvCredentials;
 }
 
 /** Validates an already-parsed document (TOML or built from the command line). */
 export function loadObject(document: unknown, options: LoadOptions = {}): LoadResult {
   const result = v.safeParse(ConfigSchema, document);
   if (!result.success) return { ok: false, issues: result.issues.map(toConfigIssue) };
-  const config = normalize(result.output);
+  const config = normalize(result.output, options.credentials);
   const issues = [
     ...protocolChecks(result.output),
+    ...adminChecks(result.output.admin, options.credentials),
     ...crossChecks(config),
     ...selfLoops(config, options.localHosts ?? []),
   ];

@@ -9,9 +9,10 @@ import * as v from "valibot";
 import { BALANCER_NAMES, type BalancerName } from "../balance/names.ts";
 import { formatAddress, type SocketAddress } from "../net/address.ts";
 import { address, duration, integer, name } from "./_fields.ts";
+import { ADMIN_AUTH_ENTRIES, type AdminConfig, type EnvCredentials, normalizeAdmin } from "./admin.ts";
 import { type HealthConfig, HealthSchema, normalizeHealth } from "./health.ts";
 
-export type { HealthConfig };
+export type { AdminConfig, HealthConfig };
 
 export { BALANCER_NAMES, type BalancerName };
 
@@ -90,8 +91,8 @@ export interface Config {
   /** Listener threads sharing each port. */
   readonly workers: number;
   readonly log: { readonly level: LogLevel; readonly format: LogFormat };
-  /** Where the admin API and status page listen; null when turned off. */
-  readonly admin: { readonly listen: SocketAddress } | null;
+  /** Where the admin API and status page listen, and who may use them; null when turned off. */
+  readonly admin: AdminConfig | null;
   /** Show client addresses masked (IPv4 /24, IPv6 /48) in the API and logs; per-IP logic still sees them whole. */
   readonly anonymizeIps: boolean;
   /** Where the minute history is saved every minute and on shutdown, and loaded from at start; null: nowhere. */
@@ -144,6 +145,7 @@ export const ConfigSchema = v.strictObject({
     v.strictObject({
       enabled: v.optional(v.boolean(), true),
       listen: v.optional(address({ allowPortZero: true, defaultHost: "127.0.0.1" }), DEFAULT_ADMIN),
+      ...ADMIN_AUTH_ENTRIES,
     }),
     {},
   ),
@@ -166,8 +168,8 @@ export const PROTOCOL_KEYS = {
   udp: ["max_sessions", "responses", "requests"],
 } as const;
 
-/** Maps the validated TOML shape to the normalized {@linkcode Config}. */
-export function normalize(raw: RawConfig): Config {
+/** Maps the validated TOML shape (and credentials from the environment) to the normalized {@linkcode Config}. */
+export function normalize(raw: RawConfig, env: EnvCredentials = {}): Config {
   const keys = new Map<string, number>();
   const keyOf = (protocol: Protocol, listen: SocketAddress) => {
     const base = `${protocol}/${formatAddress(listen)}`;
@@ -179,7 +181,7 @@ export function normalize(raw: RawConfig): Config {
     drainTimeoutMs: raw.drain_timeout,
     workers: raw.workers,
     log: { level: raw.log.level, format: raw.log.format },
-    admin: raw.admin.enabled ? { listen: raw.admin.listen } : null,
+    admin: normalizeAdmin(raw.admin, env),
     anonymizeIps: raw.anonymize_ips,
     stats: { stateFile: raw.stats.state_file ?? null },
     listeners: raw.listeners.map((l, i) => ({

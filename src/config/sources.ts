@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { EnvCredentials } from "./admin.ts";
 import { loadObject, type LoadResult, parseTomlDocument } from "./load.ts";
 import type { BalancerName, LogFormat, LogLevel } from "./schema.ts";
 
@@ -14,6 +15,13 @@ export interface Overrides {
   logLevel?: LogLevel;
   logFormat?: LogFormat;
   workers?: number;
+  /** Admin credentials from the environment ({@linkcode envCredentials}); they override the file's. */
+  credentials?: EnvCredentials;
+}
+
+/** `WEB_USERNAME` and `WEB_PASSWORD` (empty counts as unset), read through the runtime's `env`. */
+export function envCredentials(env: (name: string) => string | undefined): EnvCredentials {
+  return { username: env("WEB_USERNAME") || undefined, password: env("WEB_PASSWORD") || undefined };
 }
 
 /** Quick-mode settings: one listener built from arguments. */
@@ -96,7 +104,8 @@ export function loadDocument(
   context: Pick<SourceContext, "localHosts">,
   origin: string,
 ): SourceResult {
-  return { ...loadObject(applyOverrides(document, overrides), { localHosts: context.localHosts }), origin, document };
+  const options = { localHosts: context.localHosts, credentials: overrides.credentials };
+  return { ...loadObject(applyOverrides(document, overrides), options), origin, document };
 }
 
 function quickListener(quick: QuickListener): Document {
