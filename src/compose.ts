@@ -317,6 +317,8 @@ export async function startSluice(
       exhaustion: anyThread,
       connections: serving.connections,
       anonymize: config.anonymizeIps,
+      admin: config.admin,
+      log,
     });
     const onError = (error: string) => exhaustion.report("admin", error, clock.now());
     const serveAdmin = () => runtime.http.serve({ ...config.admin!.listen, onError }, app.fetch);

@@ -5,11 +5,15 @@
  * @module
  */
 import { Hono } from "hono";
+import type { AdminConfig } from "../config/admin.ts";
+import type { Logger } from "../log.ts";
 import type { Clock, HttpRequestInfo } from "../runtime/types.ts";
 import type { Collector } from "../stats/collector.ts";
 import type { SessionFilter, TableJson } from "../stats/table-view.ts";
 import { maskFormatted } from "../net/anonymize.ts";
+import { AdminGuard } from "./auth.ts";
 import { statsCsv } from "./csv.ts";
+import { loginRoutes } from "./login.ts";
 import { connectionsQuery } from "./query.ts";
 import type { StateBook } from "../upstream/state.ts";
 import { renderMetrics } from "./metrics.ts";
@@ -38,6 +42,10 @@ export interface AdminDeps {
   readonly exhaustion?: { isActive(now: number): boolean };
   /** Live and recent sessions, from this thread or gathered from worker threads. */
   connections(limit: number, filter?: SessionFilter): Promise<TableJson>;
+  /** Credentials, accepted host names, public metrics; absent: no credentials (loopback rules). */
+  readonly admin?: AdminConfig | null;
+  /** Where `admin.action` and `admin.login` go. */
+  readonly log?: Logger;
 }
 
 /**
@@ -58,6 +66,9 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: HttpRequestInf
     return { ...table, live: table.live.map(mask), recent: table.recent.map(mask) };
   };
   const app = new Hono<{ Bindings: HttpRequestInfo }>();
+  // First, so nothing below runs for a request the guard refuses (an unknown path too: 401/403 before 404).
+  const guard = new AdminGuard({ admin: deps.admin, clock, log: deps.log, anonymize: deps.anonymize });
+  app.use("*", guard.middleware);
 
   // A query parameter given twice is ambiguous: refuse it rather than pick one.
   app.use("*", async (c, next) => {
@@ -66,6 +77,7 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: HttpRequestInf
     }
     await next();
   });
+  loginRoutes(app, guard);
 
   app.get(
     "/",
