@@ -21,6 +21,7 @@ export type Command =
   | { kind: "help" }
   | { kind: "version" }
   | { kind: "usage-error"; message: string }
+  | { kind: "hash-password" }
   | { kind: "run" | "validate"; source: ConfigSource; overrides: Overrides; instance: InstanceOptions };
 
 /** How this process relates to others: its pid file, and whether it takes over from the one named there. */
@@ -41,6 +42,8 @@ Usage:
   sluice -c FILE [options]                        run from a TOML configuration file
   sluice -c FILE --validate                       check a configuration file and exit
   sluice --demo                                   built-in backends, a listener and light traffic
+  sluice hash-password                            read a password on standard input, print the line
+                                                  for [admin] password_hash
 
   LISTEN   [host:]port          host defaults to 0.0.0.0
   BACKEND  host:port[@weight]   IPv6 as [::1]:80
@@ -92,6 +95,10 @@ const WITH_VALUE = new Set([
  * ```
  */
 export function parseArgs(args: readonly string[]): Command {
+  if (args[0] === "hash-password") {
+    if (args.length === 1) return { kind: "hash-password" };
+    return usageError("hash-password takes no arguments; it reads the password from standard input");
+  }
   const flags = new Map<string, string>();
   const switches = new Set<string>();
   const positional: string[] = [];

@@ -7,8 +7,9 @@ import { startSluice } from "./compose.ts";
 import { createLogger } from "./log.ts";
 import { parseArgs, USAGE } from "./cli.ts";
 import { formatIssue } from "./config/load.ts";
-import { loadSource } from "./config/sources.ts";
+import { envCredentials, loadSource } from "./config/sources.ts";
 import { type Demo, startDemo } from "./demo.ts";
+import { hashPasswordCommand } from "./hash-password.ts";
 import { formatAddress } from "./net/address.ts";
 import type { Runtime } from "./runtime/types.ts";
 import { findPredecessor, removePid, signalPredecessor, writePid } from "./pidfile.ts";
@@ -33,11 +34,15 @@ export async function main(runtime: Runtime): Promise<number> {
     case "usage-error":
       runtime.host.writeErr(`sluice: ${command.message}\nTry 'sluice --help'.\n`);
       return EXIT.usage;
+    case "hash-password":
+      return await hashPasswordCommand(runtime.host);
   }
+  // WEB_USERNAME and WEB_PASSWORD override the file's credentials, at start and on every reload.
+  const overrides = { ...command.overrides, credentials: envCredentials(runtime.host.env) };
 
   let demo: Demo | undefined;
   if (command.source.type === "demo" && command.kind === "run") demo = await startDemo(runtime);
-  const loaded = await loadSource(command.source, command.overrides, {
+  const loaded = await loadSource(command.source, overrides, {
     readTextFile: runtime.host.readTextFile,
     localHosts: runtime.host.localAddresses(),
     // --validate --demo checks the demo's shape without starting its backends.
@@ -88,7 +93,7 @@ export async function main(runtime: Runtime): Promise<number> {
       file,
       fileText: loaded.text,
       watch: command.instance.watch,
-      overrides: command.overrides,
+      overrides,
     });
     if (pidFile !== undefined) await writePid(runtime.host, pidFile);
   } catch (error) {
