@@ -295,7 +295,7 @@ export async function startSluice(
       stats: running.stats,
     };
     checks.apply(running);
-    log.configure(running.log);
+    if (plan.settings.includes("log")) log.configure(running.log);
     return plan;
   };
   const file = options.file === undefined ? undefined : new ConfigFile(options.file, runtime);

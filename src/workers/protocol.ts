@@ -5,7 +5,7 @@
  * @module
  */
 import type { Plan } from "../config/diff.ts";
-import type { Config, ListenerConfig } from "../config/schema.ts";
+import type { Config } from "../config/schema.ts";
 import type { BoundListener } from "../proxy/listeners.ts";
 import type { SessionFilter, TableJson } from "../stats/table-view.ts";
 import type { AdminState, Health } from "../upstream/state.ts";
