@@ -168,6 +168,8 @@ describe(`admin without credentials on ${runtime.name}`, () => {
     );
     assert.equal((await request(port, "/nope", { method: "POST" })).status, 404);
     assert.equal((await request(port, "/api/v1/stats", { method: "DELETE" })).status, 405);
+    const getLogout = await request(port, "/logout");
+    assert.deepEqual([getLogout.status, getLogout.headers.allow], [405, "POST"], "safe, so not logged");
     const actions = events("admin.action");
     assert.equal(actions.length, cases.length + 5);
     assert.deepEqual(

@@ -101,6 +101,8 @@ export class AdminGuard {
       : auth?.password != null
       ? hashPassword(auth.password)
       : null;
+    // A failure surfaces as a refused login (checkPassword), not as an unhandled rejection before the first one.
+    this.passwordHash?.catch(() => {});
   }
 
   /** True when credentials are configured (and so a login means something). */
