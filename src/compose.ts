@@ -6,6 +6,7 @@
  * @module
  */
 import { createAdminApp } from "./admin/app.ts";
+import { statsView } from "./admin/views.ts";
 import { HealthChecks } from "./checks.ts";
 import type { Config, Protocol } from "./config/schema.ts";
 import { startHistoryFile } from "./history-file.ts";
@@ -19,6 +20,8 @@ import { Reloader } from "./control/reloader.ts";
 import { type BoundListener, ensureFree, Listeners } from "./proxy/listeners.ts";
 import { type IdSpace, Sessions } from "./proxy/sessions.ts";
 import type { HttpServer, Runtime } from "./runtime/types.ts";
+import { Baseline } from "./stats/baseline.ts";
+import { type ClientTop, type TopSnapshot, topView } from "./stats/client-top.ts";
 import { Collector } from "./stats/collector.ts";
 import { TotalCounters } from "./stats/counters.ts";
 import { mergeTables, type SessionFilter, type TableJson, tableJson } from "./stats/table-view.ts";
@@ -40,6 +43,8 @@ interface Serving {
   setHealth(listener: string, backend: string, health: Health): void;
   /** Tells every thread what an operator asked of a backend (the main thread's state is set by the caller). */
   setAdmin(listener: string, backend: string, admin: AdminState): void;
+  /** Top clients of every thread. */
+  top(): Promise<(ClientTop | TopSnapshot)[]>;
   /** Aborts live session `id` (both sides, reason `admin`); false when no thread has it. */
   closeConnection(id: number): Promise<boolean>;
   /** Binds a reload's new listeners everywhere; on failure nothing stays bound. */
@@ -97,6 +102,7 @@ async function serveHere(
     setHealth: () => {},
     setAdmin: () => {},
     closeConnection: (id) => Promise.resolve(sessions.abortById(id, "admin")),
+    top: () => Promise.resolve([sessions.top]),
     prepare: async (plan) => {
       await listeners.prepare(plan);
       planned = plan;
@@ -150,6 +156,7 @@ function both(tcp: Serving, udp: Serving): Serving {
     setHealth: (listener, backend, health) => sides.forEach((s) => s.setHealth(listener, backend, health)),
     setAdmin: (listener, backend, admin) => sides.forEach((s) => s.setAdmin(listener, backend, admin)),
     closeConnection: async (id) => (await Promise.all(sides.map((s) => s.closeConnection(id)))).some(Boolean),
+    top: async () => (await Promise.all(sides.map((s) => s.top()))).flat(),
     async prepare(plan, config) {
       // Both bind before either commits, so a failed bind on one side changes nothing on the other.
       const results = await Promise.allSettled([
@@ -298,6 +305,7 @@ export async function startSluice(
     if (plan.settings.includes("log")) log.configure(running.log);
     return plan;
   };
+  const baseline = new Baseline();
   const file = options.file === undefined ? undefined : new ConfigFile(options.file, runtime);
   const reloader = new Reloader(
     { apply, log, clock: runtime.clock, file, overrides: options.overrides, localHosts: runtime.host.localAddresses() },
@@ -319,6 +327,22 @@ export async function startSluice(
       anonymize: config.anonymizeIps,
       admin: config.admin,
       log,
+      control: {
+        reloader,
+        states,
+        setAdmin: (listener, backend, state) => serving.setAdmin(listener, backend, state),
+        closeConnection: (id) => serving.closeConnection(id),
+        resetStats: () => {
+          collector.gather();
+          baseline.reset(statsView(collector, states, clock.now()), clock.wallNow());
+          collector.clearHistory();
+          log.info("stats.reset", {});
+        },
+        backups: () => file?.backups() ?? Promise.resolve([]),
+      },
+      top: async (by, limit) => topView(await serving.top(), by, clock.now(), limit),
+      draining: () => draining,
+      baseline,
     });
     const onError = (error: string) => exhaustion.report("admin", error, clock.now());
     const serveAdmin = () => runtime.http.serve({ ...config.admin!.listen, onError }, app.fetch);
@@ -350,6 +374,7 @@ export async function startSluice(
     ? undefined
     : await startHistoryFile(config.stats.stateFile, { host: runtime.host, clock: runtime.clock, log, collector });
   collector.start();
+  let stopping: Promise<{ drained: number; aborted: number }> | undefined;
   return {
     get config() {
       return running;
@@ -362,19 +387,25 @@ export async function startSluice(
     get adminAddress() {
       return admin?.address;
     },
-    async shutdown() {
-      stopped = true;
-      if (adminRetry !== undefined) runtime.clock.clearInterval(adminRetry);
-      draining = true;
-      unwatch?.();
-      checks.stop();
-      const result = await serving.shutdown(running.drainTimeoutMs);
-      await historyFile?.stop();
-      await admin?.close();
-      collector.stop();
-      log.info("shutdown.done", result);
-      log.flush();
-      return result;
+    shutdown() {
+      // Twice is once: a second call waits for the first.
+      stopping ??= stop();
+      return stopping;
     },
   };
+
+  async function stop(): Promise<{ drained: number; aborted: number }> {
+    stopped = true;
+    if (adminRetry !== undefined) runtime.clock.clearInterval(adminRetry);
+    draining = true;
+    unwatch?.();
+    checks.stop();
+    const result = await serving.shutdown(running.drainTimeoutMs);
+    await historyFile?.stop();
+    await admin?.close();
+    collector.stop();
+    log.info("shutdown.done", result);
+    log.flush();
+    return result;
+  }
 }

@@ -378,7 +378,7 @@ describe("arguments", () => {
         },
       },
       overrides: { admin: false, logLevel: "debug" },
-      instance: { pidFile: undefined, takeover: false },
+      instance: { pidFile: undefined, takeover: false, watch: true },
     });
   });
 
@@ -387,7 +387,7 @@ describe("arguments", () => {
       kind: "validate",
       source: { type: "file", path: "s.toml" },
       overrides: { workers: 2 },
-      instance: { pidFile: undefined, takeover: false },
+      instance: { pidFile: undefined, takeover: false, watch: true },
     });
   });
 
@@ -397,7 +397,9 @@ describe("arguments", () => {
       message: "--takeover needs --pid-file FILE, where the running instance wrote its pid",
     });
     const cmd = parseArgs(["-c", "s.toml", "--pid-file", "/run/s.pid", "--takeover"]);
-    assert.deepEqual(cmd.kind === "run" && cmd.instance, { pidFile: "/run/s.pid", takeover: true });
+    assert.deepEqual(cmd.kind === "run" && cmd.instance, { pidFile: "/run/s.pid", takeover: true, watch: true });
+    const still = parseArgs(["-c", "s.toml", "--no-watch"]);
+    assert.equal(still.kind === "run" && still.instance.watch, false);
   });
 
   test("conflicting or malformed arguments are usage errors with a reason", () => {

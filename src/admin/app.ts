@@ -12,6 +12,9 @@ import type { Collector } from "../stats/collector.ts";
 import type { SessionFilter, TableJson } from "../stats/table-view.ts";
 import { maskFormatted } from "../net/anonymize.ts";
 import { AdminGuard } from "./auth.ts";
+import { type AdminControl, CONTROL_PATHS, controlRoutes } from "./control.ts";
+import type { Baseline } from "../stats/baseline.ts";
+import { TOP_LIMIT_MAX, type TopBy, type TopView } from "../stats/client-top.ts";
 import { statsCsv } from "./csv.ts";
 import { loginRoutes } from "./login.ts";
 import { connectionsQuery } from "./query.ts";
@@ -28,6 +31,7 @@ const GET_PATHS = [
   "/api/v1/connections",
   "/api/v1/connections/recent",
   "/api/v1/traffic",
+  "/api/v1/top",
   "/metrics",
 ];
 
@@ -46,6 +50,14 @@ export interface AdminDeps {
   readonly admin?: AdminConfig | null;
   /** Where `admin.action` and `admin.login` go. */
   readonly log?: Logger;
+  /** Mutations and the configuration API; absent: read-only. */
+  readonly control?: AdminControl;
+  /** Top client IPs, merged over every thread. */
+  top?(by: TopBy, limit: number): Promise<TopView>;
+  /** True once shutdown began: `/healthz` answers 503 so balancers in front stop sending. */
+  draining?(): boolean;
+  /** The API's zero after a stats reset. */
+  readonly baseline?: Baseline;
 }
 
 /**
@@ -88,13 +100,13 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: HttpRequestInf
       ),
   );
 
-  app.get(
-    "/healthz",
-    (c) =>
-      deps.exhaustion?.isActive(clock.now())
-        ? c.text("out of file descriptors or ports; refusing new connections\n", 503)
-        : c.text("ok\n"),
-  );
+  app.get("/healthz", (c) => {
+    if (deps.draining?.()) return c.text("shutting down; draining connections\n", 503);
+    if (deps.exhaustion?.isActive(clock.now())) {
+      return c.text("out of file descriptors or ports; refusing new connections\n", 503);
+    }
+    return c.text("ok\n");
+  });
 
   app.get("/api/v1/stats", (c) => {
     const format = c.req.query("format") ?? "json";
@@ -105,7 +117,37 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: HttpRequestInf
     if (format === "csv") {
       return c.body(statsCsv(collector, states, clock.now()), 200, { "content-type": "text/csv; charset=utf-8" });
     }
-    return c.json(statsView(collector, states, clock.now()));
+    const view = statsView(collector, states, clock.now());
+    const reloader = deps.control?.reloader;
+    const baseline = deps.baseline;
+    return c.json({
+      ...(baseline ? baseline.apply(view) : view),
+      stats_reset_at: baseline?.resetAt === undefined ? null : new Date(baseline.resetAt).toISOString(),
+      reload: reloader
+        ? { last: reloader.last ?? null, success_total: reloader.counts.success, error_total: reloader.counts.error }
+        : null,
+    });
+  });
+
+  app.get("/api/v1/top", async (c) => {
+    const by = c.req.query("by") ?? "bytes";
+    if (by !== "bytes" && by !== "connections") {
+      return c.json({ error: `by must be bytes or connections, got ${JSON.stringify(by)}` }, 400);
+    }
+    const raw = c.req.query("limit") ?? "10";
+    const limit = Number(raw);
+    if (!/^\d+$/.test(raw) || limit < 1 || limit > TOP_LIMIT_MAX) {
+      return c.json({ error: `limit must be an integer from 1 to ${TOP_LIMIT_MAX}, got ${JSON.stringify(raw)}` }, 400);
+    }
+    if (!deps.top) return c.json({ error: "top clients are not kept here" }, 404);
+    const view = await deps.top(by, limit);
+    if (!deps.anonymize) return c.json(view);
+    // Masked after ranking: two clients of one /24 stay two rows, each with its own error bound.
+    const mask = (w: TopView["last_minute"]) => ({
+      ...w,
+      clients: w.clients.map((x) => ({ ...x, client: maskFormatted(x.client) })),
+    });
+    return c.json({ ...view, last_minute: mask(view.last_minute), since_start: mask(view.since_start) });
   });
 
   app.get("/api/v1/connections", async (c) => {
@@ -142,16 +184,19 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: HttpRequestInf
 
   app.get("/metrics", (c) => {
     collector.gather();
-    return c.body(renderMetrics(collector, states, clock.now()), 200, {
+    return c.body(renderMetrics(collector, states, clock.now(), deps.control?.reloader.counts), 200, {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",
     });
   });
 
+  if (deps.control) controlRoutes(app, deps.control);
+
   app.notFound((c) => {
     // A path that exists with another method: 405 and what it takes.
-    if (GET_PATHS.includes(c.req.path)) {
-      return c.json({ error: `${c.req.method} is not allowed on ${c.req.path}` }, 405, { Allow: "GET, HEAD" });
-    }
+    const allow = GET_PATHS.includes(c.req.path)
+      ? "GET, HEAD"
+      : CONTROL_PATHS.find(([pattern]) => pattern.test(c.req.path))?.[1];
+    if (allow) return c.json({ error: `${c.req.method} is not allowed on ${c.req.path}` }, 405, { Allow: allow });
     return c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}` }, 404);
   });
   app.onError((error, c) => c.json({ error: `internal error: ${error.message}` }, 500));

@@ -48,6 +48,14 @@ function formatLabels(labels: Labels): string {
   return `{${keys.map((k) => `${k}="${escape(labels[k])}"`).join(",")}}`;
 }
 
+/** Reload counts for `/metrics`. */
+export interface ReloadMetrics {
+  readonly success: number;
+  readonly error: number;
+  /** Wall-clock ms of the last successful reload. */
+  readonly lastSuccessWall: number | undefined;
+}
+
 /**
  * Renders every metric as Prometheus text format 0.0.4; call
  * `collector.gather()` first.
@@ -58,7 +66,12 @@ function formatLabels(labels: Labels): string {
  * const body = renderMetrics(collector, states, clock.now()); // "# HELP sluice_build_info ..."
  * ```
  */
-export function renderMetrics(collector: Collector, states: StateBook, now: number): string {
+export function renderMetrics(
+  collector: Collector,
+  states: StateBook,
+  now: number,
+  reloads: ReloadMetrics = { success: 0, error: 0, lastSuccessWall: undefined },
+): string {
   const e = new Exposition();
   const { info } = collector;
   e.family("sluice_build_info", "gauge", "Version and runtime of the running Sluice.", [
@@ -67,6 +80,16 @@ export function renderMetrics(collector: Collector, states: StateBook, now: numb
   e.family("sluice_start_time_seconds", "gauge", "Start time of the process since the Unix epoch.", [
     [{}, collector.startedWall / 1000],
   ]);
+  e.family("sluice_config_reloads_total", "counter", "Configuration reloads (file, SIGHUP, API), by result.", [
+    [{ result: "success" }, reloads.success],
+    [{ result: "error" }, reloads.error],
+  ]);
+  e.family(
+    "sluice_config_last_reload_success_timestamp_seconds",
+    "gauge",
+    "When the configuration last changed successfully (the start when it never did), since the Unix epoch.",
+    [[{}, (reloads.lastSuccessWall ?? collector.startedWall) / 1000]],
+  );
 
   // A retired entity still draining may share its labels with the one that replaced it; one series per label set.
   const listeners = collector.listeners().filter((s) => !s.retired);

@@ -64,6 +64,8 @@ export interface ReloaderDeps {
 export interface ReloadCounts {
   success: number;
   error: number;
+  /** Wall-clock ms of the last successful reload. */
+  lastSuccessWall: number | undefined;
 }
 
 /** The single writer of the running configuration. */
@@ -76,7 +78,7 @@ export class Reloader {
   private queue: Promise<unknown> = Promise.resolve();
   /** The last reload's outcome. */
   last: ReloadOutcome | undefined;
-  readonly counts: ReloadCounts = { success: 0, error: 0 };
+  readonly counts: ReloadCounts = { success: 0, error: 0, lastSuccessWall: undefined };
   private config: Config;
 
   constructor(deps: ReloaderDeps, running: { config: Config; document?: Document; fileText?: string }) {
@@ -223,8 +225,10 @@ export class Reloader {
       changes,
       persisted: persist,
       ...(backup ? { backup } : {}),
-      ...(persist || !file ? {} : {
-        note: `not written to ${file.path}: a reload from the file undoes this change (send persist=true to keep it)`,
+      ...(persist ? {} : {
+        note: file
+          ? `not written to ${file.path}: a reload from the file undoes this change (send persist=true to keep it)`
+          : "kept in memory only: started without a configuration file, so a restart undoes this change",
       }),
     });
   }
@@ -242,8 +246,10 @@ export class Reloader {
 
   private count(outcome: ReloadOutcome): ReloadOutcome {
     this.last = outcome;
-    if (outcome.ok) this.counts.success++;
-    else {
+    if (outcome.ok) {
+      this.counts.success++;
+      this.counts.lastSuccessWall = this.deps.clock.wallNow();
+    } else {
       this.counts.error++;
       this.deps.log.error("config.reload", { source: outcome.source, result: "error", error: outcome.error });
     }

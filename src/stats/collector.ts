@@ -113,6 +113,11 @@ export class Collector {
     return out;
   }
 
+  /** Forgets every history point (a stats reset); counters, and so `/metrics`, stay as they are. */
+  clearHistory(): void {
+    for (const history of this.history?.values() ?? []) history.clear();
+  }
+
   /** Adds a step that {@linkcode gather} runs. */
   addSource(gather: () => void): void {
     this.sources.push(gather);

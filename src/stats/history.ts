@@ -49,6 +49,13 @@ export class Ring {
     if (this.filled < this.capacity) this.filled++;
   }
 
+  /** Forgets every value. */
+  clear(): void {
+    this.values.fill(0);
+    this.next = 0;
+    this.filled = 0;
+  }
+
   /** The most recent value, or 0 when empty. */
   last(): number {
     return this.filled === 0 ? 0 : this.values[(this.next - 1 + this.capacity) % this.capacity];
@@ -96,6 +103,14 @@ export class Series {
       this.sum = 0;
       this.count = 0;
     }
+  }
+
+  /** Forgets every point (a stats reset). */
+  clear(): void {
+    this.seconds.clear();
+    this.day.clear();
+    this.sum = 0;
+    this.count = 0;
   }
 
   /** Bytes of point storage, for the memory budget. */
@@ -153,6 +168,11 @@ export class TrafficHistory {
     seen.refused = refused;
     seen.connected = counters.connected;
     seen.connectMs = counters.connectMs;
+  }
+
+  /** Forgets every point; the next sample counts from the counters as they are then. */
+  clear(): void {
+    for (const name of SERIES) this.series[name].clear();
   }
 
   /** Bytes of point storage. */

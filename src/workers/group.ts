@@ -11,6 +11,7 @@ import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import type { BoundListener } from "../proxy/listeners.ts";
 import type { Runtime, WorkerHandle } from "../runtime/types.ts";
+import type { TopSnapshot } from "../stats/client-top.ts";
 import type { Collector } from "../stats/collector.ts";
 import { mergeTables, type SessionFilter, type TableJson } from "../stats/table-view.ts";
 import type { AdminState, Health, StateBook } from "../upstream/state.ts";
@@ -30,6 +31,8 @@ export interface WorkerGroup {
   setHealth(listener: string, backend: string, health: Health): void;
   /** Tells every worker what an operator asked of a backend. */
   setAdmin(listener: string, backend: string, admin: AdminState): void;
+  /** Every thread's top clients. */
+  top(): Promise<TopSnapshot[]>;
   /** Aborts the live session `id` on whichever thread runs it; false when none does. */
   closeConnection(id: number): Promise<boolean>;
   /** Binds a reload's new listeners on every thread; on failure none stays bound. */
@@ -201,6 +204,10 @@ export async function startWorkerGroup(
     },
     setAdmin(listener, backend, admin) {
       for (const client of clients) client.tell({ type: "admin", listener, backend, admin });
+    },
+    async top() {
+      const replies = await Promise.all(clients.map((c) => c.request({ type: "top" })));
+      return replies.flatMap((r) => (r.type === "top" ? [r.top] : []));
     },
     async closeConnection(session) {
       const replies = await Promise.all(clients.map((c) => c.request({ type: "close", session })));

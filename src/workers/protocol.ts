@@ -7,6 +7,7 @@
 import type { Plan } from "../config/diff.ts";
 import type { Config } from "../config/schema.ts";
 import type { BoundListener } from "../proxy/listeners.ts";
+import type { TopSnapshot } from "../stats/client-top.ts";
 import type { SessionFilter, TableJson } from "../stats/table-view.ts";
 import type { AdminState, Health } from "../upstream/state.ts";
 
@@ -24,6 +25,7 @@ export type ToWorker =
   | { type: "start"; id: number; index: number; config: Config; region: RegionSpec; idSpace: number }
   | { type: "connections"; id: number; limit: number; filter?: SessionFilter }
   | { type: "close"; id: number; session: number }
+  | { type: "top"; id: number }
   /** Binds a reload's new listeners without committing anything else. */
   | { type: "prepare"; id: number; plan: Plan }
   /** Applies the prepared plan; numbers go to the new region from now on. */
@@ -41,4 +43,5 @@ export type FromWorker =
   | { type: "failed"; id: number; error: string }
   | { type: "connections"; id: number; connections: TableJson }
   | { type: "closed"; id: number; found: boolean }
+  | { type: "top"; id: number; top: TopSnapshot }
   | { type: "stopped"; id: number; drained: number; aborted: number };

@@ -130,6 +130,9 @@ channel.onMessage(async (raw) => {
       );
       return send({ type: "connections", id: message.id, connections });
     }
+    case "top":
+      // Cut on this thread's clock: each worker's monotonic clock has its own origin.
+      return send({ type: "top", id: message.id, top: r.sessions.top.snapshot(runtime.clock.now()) });
     case "close":
       return send({ type: "closed", id: message.id, found: r.sessions.abortById(message.session, "admin") });
     case "prepare":

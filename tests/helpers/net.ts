@@ -164,6 +164,16 @@ export async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<b
   return true;
 }
 
+/** As {@linkcode waitFor}, for a check that has to wait for something itself (an HTTP call). */
+export async function waitForAsync(check: () => Promise<boolean>, timeoutMs = 5000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) return false;
+    await delay(25);
+  }
+  return true;
+}
+
 /** A port number the OS just handed out and nothing listens on now (good enough on a quiet machine). */
 export async function freePort(): Promise<number> {
   const server = await startServer(() => {});
