@@ -16,7 +16,9 @@ import { type Sluice, startSluice } from "../src/compose.ts";
 import { loadObject, parseTomlDocument } from "../src/config/load.ts";
 import { selectRuntime } from "../src/runtime/select.ts";
 import { memoryLog } from "./helpers/log.ts";
-import { connect, delay, exchange, readAll, startServer, type TestServer, waitFor } from "./helpers/net.ts";
+import { connect, delay, exchange, freePort, readAll, startServer, type TestServer, waitFor } from "./helpers/net.ts";
+import { startSluice as spawnSluice, tempFile } from "./helpers/spawn.ts";
+import { startUdpServer, udpClient } from "./helpers/udp.ts";
 
 const runtime = selectRuntime();
 const cleanups: (() => unknown)[] = [];
@@ -197,8 +199,60 @@ for (const workers of workerCases) {
       assert.equal(outcome.issues?.[0].path, "listeners[0].backends[0].weight");
       assert.deepEqual(await answers(portOf(sluice, "web"), 2), ["a", "a"]);
     });
+
+    test("a UDP listener added and removed at run time", async () => {
+      const a = await server(named("a"));
+      const echo = await startUdpServer((data) => Buffer.concat([Buffer.from("echo "), data]));
+      cleanups.push(() => echo.close());
+      const base: Doc = {
+        admin: { enabled: false },
+        workers,
+        listeners: [{ name: "web", listen: "127.0.0.1:0", backends: [backend(a.port)] }],
+      };
+      const { sluice } = await start(base);
+      const withUdp = {
+        ...base,
+        listeners: [
+          ...(base.listeners as Doc[]),
+          { name: "dns", protocol: "udp", listen: "127.0.0.1:0", backends: [backend(echo.port)] },
+        ],
+      };
+      const outcome = await sluice.reloader.applyDocument(withUdp, "api", false);
+      assert.equal(outcome.ok, true, outcome.error);
+      const client = await udpClient(portOf(sluice, "dns"));
+      cleanups.push(() => client.close());
+      assert.equal((await client.ask("hi"))?.toString(), "echo hi");
+      assert.equal((await sluice.reloader.applyDocument(base, "api", false)).ok, true);
+      assert.equal(sluice.listeners().length, 1);
+      assert.deepEqual(await answers(portOf(sluice, "web"), 1), ["a"]);
+    });
   });
 }
+
+test("SIGHUP through the real CLI re-reads the file; a broken file is refused and logged", async () => {
+  const [a, b] = [await server(named("a")), await server(named("b"))];
+  const port = await freePort();
+  const toml = (backendPort: number) =>
+    `[admin]\nenabled = false\n\n[[listeners]]\nname = "web"\nlisten = "127.0.0.1:${port}"\n` +
+    `backends = [{ address = "127.0.0.1:${backendPort}" }]\n`;
+  const path = tempFile("sluice.toml", toml(a.port));
+  const proc = spawnSluice(["-c", path, "--no-watch"]);
+  cleanups.push(() => proc.kill("SIGKILL"));
+  await proc.waitForLog(/listener\.start/);
+  assert.equal(await exchange(port, "x"), "a");
+  writeFileSync(path, toml(b.port));
+  await delay(300);
+  assert.equal(await exchange(port, "x"), "a", "--no-watch: a changed file alone changes nothing");
+  proc.kill("SIGHUP");
+  await proc.waitForLog(/config\.reload source=signal result=ok/);
+  assert.equal(await exchange(port, "x"), "b");
+  writeFileSync(path, "[[listeners]\n");
+  proc.kill("SIGHUP");
+  await proc.waitForLog(/config\.reload source=signal result=error/);
+  assert.equal(await exchange(port, "x"), "b", "the old config runs on");
+  proc.kill("SIGTERM");
+  assert.equal(await proc.exited, 0);
+});
 
 describe("reload from the file", () => {
   test("a changed file is picked up by the watch; a write with no change is not a reload", async () => {

@@ -38,7 +38,7 @@ export interface SluiceProcess {
   /** Waits until stderr matches `pattern`; rejects after `timeoutMs` or if the process exits first. */
   waitForLog(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   /** Sends a signal. */
-  kill(signal?: "SIGTERM" | "SIGINT" | "SIGKILL"): void;
+  kill(signal?: "SIGTERM" | "SIGINT" | "SIGKILL" | "SIGHUP"): void;
 }
 
 /** Starts mod.ts with `args`, from the repository root; `fileLimit` runs it under `ulimit -n`. */
