@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Config, ListenerConfig } from "./config/schema.ts";
+import { backendKey, type Config, type ListenerConfig } from "./config/schema.ts";
 import type { Logger } from "./log.ts";
 import { formatAddress } from "./net/address.ts";
 import type { Runtime } from "./runtime/types.ts";
@@ -41,12 +41,15 @@ export class HealthChecks {
 
   /** Starts, updates and stops monitors so that they match `config`. */
   apply(config: Config): void {
+    const before = this.listeners;
     this.listeners = new Map(config.listeners.map((l) => [l.key, l]));
     for (const [key, { monitor }] of this.monitors) {
-      if (!this.listeners.get(key)?.health) {
-        monitor.stop();
-        this.monitors.delete(key);
-      }
+      const now = this.listeners.get(key);
+      if (now?.health) continue;
+      monitor.stop();
+      this.monitors.delete(key);
+      // Checks turned off: nothing will ever say "up" again, so what they last said no longer holds.
+      if (now) { for (const backend of before.get(key)?.backends ?? []) this.up(key, backendKey(backend)); }
     }
     for (const listener of config.listeners) {
       if (!listener.health) continue;
@@ -61,6 +64,12 @@ export class HealthChecks {
       this.monitors.set(listener.key, { monitor, settings });
       monitor.start();
     }
+  }
+
+  private up(listener: string, backend: string): void {
+    const state = this.deps.states.find(listener, backend);
+    if (state && state.health !== "up") state.health = "up";
+    this.deps.setHealth(listener, backend, "up");
   }
 
   /** Stops every check. */

@@ -16,7 +16,7 @@ import { Exhaustion } from "./proxy/exhaustion.ts";
 import { diff, type Plan } from "./config/diff.ts";
 import type { Document, Overrides } from "./config/sources.ts";
 import { ConfigFile } from "./control/config-file.ts";
-import { Reloader } from "./control/reloader.ts";
+import { PartlyApplied, Reloader } from "./control/reloader.ts";
 import { type BoundListener, ensureFree, Listeners } from "./proxy/listeners.ts";
 import { type IdSpace, Sessions } from "./proxy/sessions.ts";
 import type { HttpServer, Runtime } from "./runtime/types.ts";
@@ -289,10 +289,25 @@ export async function startSluice(
   let draining = false;
   /** Applies a validated configuration: all new listeners bind (on every thread) before anything else changes. */
   const apply = async (next: Config): Promise<Plan> => {
-    if (draining) throw new Error("shutting down");
     const plan = diff(running, next);
+    if (runtime.net.supportsReusePort) {
+      // Listeners bind with SO_REUSEPORT (workers, takeover), which would silently share a port another
+      // program holds: as at start, make sure it is free, except where a listener being removed holds it.
+      const leaving = new Set(
+        serving.addresses().filter((b) => plan.remove.includes(b.key)).map((b) => formatAddress(b.address)),
+      );
+      await ensureFree(
+        runtime.net,
+        plan.add.filter((l) => l.protocol === "tcp" && !leaving.has(formatAddress(l.listen))),
+      );
+    }
     await serving.prepare(plan, next);
-    await serving.commit();
+    try {
+      await serving.commit();
+    } catch (error) {
+      running = next;
+      throw new PartlyApplied((error as Error).message);
+    }
     // What needs a restart keeps running as it was.
     running = {
       ...next,
@@ -399,6 +414,8 @@ export async function startSluice(
     if (adminRetry !== undefined) runtime.clock.clearInterval(adminRetry);
     draining = true;
     unwatch?.();
+    // A reload under way finishes first (its listeners then drain with the rest); none starts after.
+    await reloader.close();
     checks.stop();
     const result = await serving.shutdown(running.drainTimeoutMs);
     await historyFile?.stop();

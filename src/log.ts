@@ -118,7 +118,8 @@ export class Logger {
 }
 
 const LEVEL_COLUMN: Record<LogLevel, string> = { debug: "debug", info: "info ", warn: "warn ", error: "error" };
-const PLAIN = /^[^\s"=]+$/;
+// Control characters (a terminal escape in a user name) are quoted, so JSON.stringify escapes them.
+const PLAIN = /^[^\s"=\p{Cc}]+$/u;
 
 function textLine(time: string, level: LogLevel, event: string, fields: LogFields | undefined): string {
   let line = time + " " + LEVEL_COLUMN[level] + " " + event;

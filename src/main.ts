@@ -129,7 +129,10 @@ export async function main(runtime: Runtime): Promise<number> {
   if (predecessor !== undefined) signalPredecessor(runtime.host, log, predecessor);
   // SIGHUP re-reads the file, as nginx and HAProxy users expect.
   const reloader = sluice.reloader;
-  runtime.host.onSignal("SIGHUP", () => void reloader.reloadFile("signal"));
+  runtime.host.onSignal("SIGHUP", () => {
+    if (command.source.type === "file") void reloader.reloadFile("signal");
+    else log.warn("signal.ignored", { signal: "SIGHUP", reason: "started without a configuration file" });
+  });
   const signal = await stopping;
   log.info("shutdown.start", { signal, drain_timeout_ms: sluice.config.drainTimeoutMs });
   await sluice.shutdown();

@@ -240,6 +240,9 @@ describe("Host and Origin rules", () => {
   test("after login, only a path on this server", () => {
     assert.equal(safeNext("/api/v1/stats?format=csv"), "/api/v1/stats?format=csv");
     assert.equal(safeNext("/"), "/");
+    // Dot segments collapse into a protocol-relative URL after parsing.
+    assert.equal(safeNext("/.//evil.example"), "/");
+    assert.equal(safeNext("/..//evil.example/x"), "/");
     for (
       const next of [
         undefined,

@@ -231,6 +231,15 @@ describe("the configuration file", () => {
     assert.match(message, /^line \d+, column \d+: invalid TOML: /);
   });
 
+  test("a TOML syntax error never quotes a secret, and cuts long lines", () => {
+    const [message] = errors(
+      `[admin]\npassword_hash = "pbkdf2-x"\ntoken = "SECRET-0123456789\nx = "${"y".repeat(5000)}\n`,
+    );
+    assert.ok(!message.includes("SECRET") && !message.includes("pbkdf2-x"), message);
+    assert.match(message, /token = <redacted>/);
+    assert.ok(message.length < 1000);
+  });
+
   test("round-robin with weights is allowed but warned about", () => {
     const r = loadToml(
       minimal.replace(`listen = "127.0.0.1:7000"`, `listen = "127.0.0.1:7000"\nbalance = "round-robin"`).replace(

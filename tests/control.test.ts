@@ -8,7 +8,16 @@
  */
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import type * as net from "node:net";
 import { type Sluice, startSluice } from "../src/compose.ts";
@@ -129,7 +138,8 @@ for (const workers of [1, 2]) {
       const port = portOf(s.sluice, "web");
       // Round robin (per thread) puts the first connection of each thread on a.
       const clients = [await connect(port), await connect(port)];
-      assert.ok(await waitFor(() => a.sockets.size >= 1), "a connection reached a");
+      assert.ok(await waitFor(() => a.sockets.size + b.sockets.size === 2), "both connections reached a backend");
+      assert.ok(a.sockets.size >= 1, "a connection reached a");
       const held = a.sockets.size;
 
       const drained = await s.call("POST", "/api/v1/listeners/web/backends/a/drain");
@@ -361,10 +371,49 @@ describe("configuration API", () => {
     assert.equal((await s.call("POST", "/api/v1/config/restore", { backup: "../../etc/passwd" })).status, 404);
     assert.equal((await s.call("POST", "/api/v1/config/restore", { name: "x" })).status, 400);
 
+    // An edit of the file not yet reloaded is not overwritten by a persist.
+    writeFileSync(path, original + "# edited by hand\n");
+    const conflict = await s.call("POST", `/api/v1/listeners/web/backends/127.0.0.1:${a.port}/weight?persist=true`, {
+      weight: 4,
+    });
+    assert.equal(conflict.status, 409);
+    assert.match(readFileSync(path, "utf8"), /edited by hand/);
+    assert.equal(await exchange(port, "x"), "a", "nothing was applied either");
+
     const metrics = await (await s.call("GET", "/metrics")).text();
     assert.match(metrics, /sluice_config_reloads_total\{result="success"\} 3/);
     const checked = await promtool(metrics);
     assert.equal(checked.code, 0, checked.output);
+  });
+
+  test("a persisted file keeps its permissions and stays behind its symbolic link; backups are private", async () => {
+    const a = await server(named("a"));
+    const dir = mkdtempSync(`${tmpdir()}/sluice-perm-`);
+    const real = `${dir}/real.toml`;
+    const text =
+      `[admin]\nlisten = "127.0.0.1:0"\ntoken = "a-token-of-sixteen-chars"\n\n[[listeners]]\nname = "web"\n` +
+      `listen = "127.0.0.1:0"\nbackends = [{ address = "127.0.0.1:${a.port}" }]\n`;
+    writeFileSync(real, text, { mode: 0o640 });
+    chmodSync(real, 0o640);
+    symlinkSync(real, `${dir}/sluice.toml`);
+    const parsed = parseTomlDocument(text);
+    assert.ok(parsed.ok);
+    const s = await start(parsed.document, { file: `${dir}/sluice.toml`, text });
+    const auth = { authorization: "Bearer a-token-of-sixteen-chars" };
+    const ok = await json(
+      await s.call(
+        "POST",
+        "/api/v1/listeners/web/backends/127.0.0.1:" + a.port + "/weight?persist=true",
+        { weight: 2 },
+        auth,
+      ),
+    );
+    assert.equal(ok.ok, true, String(ok.error));
+    assert.ok(lstatSync(`${dir}/sluice.toml`).isSymbolicLink(), "the link is kept");
+    assert.match(readFileSync(real, "utf8"), /weight = 2/);
+    assert.equal(statSync(real).mode & 0o777, 0o640);
+    const backup = readdirSync(`${dir}/.sluice.toml.backups`)[0];
+    assert.equal(statSync(`${dir}/.sluice.toml.backups/${backup}`).mode & 0o777, 0o600);
   });
 
   test("stats reset zeroes the API's counters, not /metrics", async () => {

@@ -104,8 +104,8 @@ for (const workers of workerCases) {
       };
       const outcome = await sluice.reloader.applyDocument(next, "api", false);
       assert.equal(outcome.ok, true, outcome.error);
-      assert.deepEqual(outcome.changes?.added, ["tcp/127.0.0.1:0#1"]);
-      assert.deepEqual(outcome.changes?.updated, ["tcp/127.0.0.1:0"]);
+      assert.deepEqual(outcome.changes?.added, ["tcp/127.0.0.1:0#extra"]);
+      assert.deepEqual(outcome.changes?.updated, ["tcp/127.0.0.1:0#web"]);
       assert.equal(portOf(sluice, "web"), port, "the kept listener keeps its socket");
       assert.deepEqual(new Set(await answers(port, 6)), new Set(["a", "b"]));
       const extra = portOf(sluice, "extra");
@@ -252,6 +252,65 @@ test("SIGHUP through the real CLI re-reads the file; a broken file is refused an
   assert.equal(await exchange(port, "x"), "b", "the old config runs on");
   proc.kill("SIGTERM");
   assert.equal(await proc.exited, 0);
+});
+
+test("a reload under way when shutdown starts finishes first; none starts after; its listener drains too", async () => {
+  const a = await server(named("a"));
+  const base: Doc = {
+    admin: { enabled: false },
+    listeners: [{ name: "web", listen: "127.0.0.1:0", backends: [backend(a.port)] }],
+  };
+  const { sluice } = await start(base);
+  const adding = sluice.reloader.applyDocument(
+    {
+      ...base,
+      listeners: [...(base.listeners as Doc[]), { name: "late", listen: "127.0.0.1:0", backends: [backend(a.port)] }],
+    },
+    "api",
+    false,
+  );
+  await delay(0); // the reload is under way (or done), not merely queued
+  const stopping = sluice.shutdown();
+  const outcome = await adding;
+  const late = sluice.listeners().find((l) => l.name === "late")?.address.port;
+  await stopping;
+  // Either the reload finished before the drain (and its listener drained with the rest) or it was refused.
+  if (outcome.ok) await assert.rejects(exchange(late!, "x"), "the listener added during shutdown is closed too");
+  else assert.equal(outcome.status, 503);
+  const after = await sluice.reloader.applyDocument(base, "api", false);
+  assert.equal(after.status, 503);
+});
+
+test("turning health checks off brings a backend they had marked down back", async () => {
+  const a = await server(named("a"));
+  const dead = await freePort();
+  const listener = {
+    name: "web",
+    listen: "127.0.0.1:0",
+    balance: "round-robin",
+    backends: [backend(a.port), backend(dead)],
+  };
+  const base: Doc = { admin: { enabled: false }, listeners: [listener] };
+  const { sluice } = await start({
+    ...base,
+    listeners: [{ ...listener, health: { interval: "100ms", timeout: "100ms", fall: 1, rise: 1 } }],
+  });
+  const state = () => sluice.states.find(sluice.config.listeners[0].key, `127.0.0.1:${dead}`)?.health;
+  assert.ok(await waitFor(() => state() === "down"), "the check marked the dead backend down");
+  assert.equal((await sluice.reloader.applyDocument(base, "api", false)).ok, true);
+  assert.equal(state(), "up");
+});
+
+test("deleting one of two unnamed port-0 listeners is refused: it would renumber the other", async () => {
+  const a = await server(named("a"));
+  const unnamed = { listen: "127.0.0.1:0", backends: [backend(a.port)] };
+  const { sluice } = await start({ admin: { enabled: false }, listeners: [unnamed, unnamed] });
+  const { removeListener } = await import("../src/control/edits.ts");
+  const outcome = await sluice.reloader.edit((doc, config) => removeListener(doc, config, "listener0"), false);
+  assert.equal(outcome.status, 400);
+  assert.match(outcome.error!, /name them/);
+  const last = await sluice.reloader.edit((doc, config) => removeListener(doc, config, "listener1"), false);
+  assert.equal(last.ok, true, last.error);
 });
 
 describe("reload from the file", () => {

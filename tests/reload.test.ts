@@ -40,6 +40,15 @@ describe("diff()", () => {
     assert.equal(plan.update[0].settingsChanged, false);
   });
 
+  test("a named port-0 listener keeps its identity when another one before it is deleted", () => {
+    const named = (name: string, port: number) => ({ ...listener("127.0.0.1:0", [port]), name });
+    const before = config({ listeners: [named("alpha", 1), named("beta", 2)] });
+    assert.deepEqual(before.listeners.map((l) => l.key), ["tcp/127.0.0.1:0#alpha", "tcp/127.0.0.1:0#beta"]);
+    const plan = diff(before, config({ listeners: [named("beta", 2)] }));
+    assert.deepEqual(plan.remove, ["tcp/127.0.0.1:0#alpha"]);
+    assert.deepEqual(plan.unchanged, ["tcp/127.0.0.1:0#beta"]);
+  });
+
   test("the same configuration is all unchanged; workers and admin changes need a restart", () => {
     const a = config({ listeners: [listener("127.0.0.1:0", [1]), listener("127.0.0.1:0", [2])] });
     assert.deepEqual(a.listeners.map((l) => l.key), ["tcp/127.0.0.1:0", "tcp/127.0.0.1:0#1"]);

@@ -130,6 +130,8 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: HttpRequestInf
   });
 
   app.get("/api/v1/top", async (c) => {
+    const unknown = Object.keys(c.req.query()).find((key) => key !== "by" && key !== "limit");
+    if (unknown !== undefined) return c.json({ error: `unknown query parameter ${JSON.stringify(unknown)}` }, 400);
     const by = c.req.query("by") ?? "bytes";
     if (by !== "bytes" && by !== "connections") {
       return c.json({ error: `by must be bytes or connections, got ${JSON.stringify(by)}` }, 400);

@@ -80,7 +80,8 @@ export class AdminGuard {
   private readonly anonymize: boolean;
   private readonly limiter: LoginLimiter;
   private readonly csrf = new CsrfTokens();
-  private readonly identities = new WeakMap<Request, Identity>();
+  // Keyed by the context: a body limit may replace the raw request on the way in.
+  private readonly identities = new WeakMap<object, Identity>();
   private readonly basicCache = new Map<string, { who: string; expires: number }>();
   private readonly checking = new Map<string, Promise<boolean>>();
   private readonly passwordHash: Promise<string> | null;
@@ -120,7 +121,7 @@ export class AdminGuard {
     }
     const refused = await this.check(c, next, true);
     this.log?.info("admin.action", {
-      who: this.identities.get(c.req.raw)?.who ?? ANONYMOUS,
+      who: this.identities.get(c)?.who ?? ANONYMOUS,
       from: this.from(c),
       method,
       path: c.req.path,
@@ -131,12 +132,12 @@ export class AdminGuard {
 
   /** Who made this request, once the middleware has let it through. */
   identity(c: AdminContext): Identity | undefined {
-    return this.identities.get(c.req.raw);
+    return this.identities.get(c);
   }
 
   /** The CSRF token for this request's session (or the anonymous one): what a page puts in its forms. */
   csrfToken(c: AdminContext): Promise<string> {
-    return this.csrf.token(subjectOf(this.identities.get(c.req.raw) ?? NOBODY));
+    return this.csrf.token(subjectOf(this.identities.get(c) ?? NOBODY));
   }
 
   /**
@@ -156,7 +157,7 @@ export class AdminGuard {
 
   /** Ends this request's session, if it came with one. */
   logout(c: AdminContext): void {
-    const session = this.identities.get(c.req.raw)?.session;
+    const session = this.identities.get(c)?.session;
     if (session) this.sessions.delete(session.id);
   }
 
@@ -179,7 +180,7 @@ export class AdminGuard {
     if (found instanceof Response) return found;
     const identity = found ?? (this.isPublic(c) ? NOBODY : undefined);
     if (!identity) return this.challenge(c);
-    this.identities.set(c.req.raw, identity);
+    this.identities.set(c, identity);
     // A cookie rides along on requests another page makes; Basic does too in a browser that cached it.
     if (mutation && (identity.via === "session" || fromBrowser(signs))) {
       const form = c.req.header("x-csrf-token") === undefined ? await readForm(c) : {};

@@ -118,20 +118,45 @@ export function controlRoutes(app: App, control: AdminControl): void {
 
   // Backends: what an operator asks is kept by listener key and backend address, across reloads, until enable.
   for (const action of ["drain", "disable", "enable"] as const) {
-    app.post(`/api/v1/listeners/:listener/backends/:backend/${action}`, (c) => {
-      const config = reloader.current;
+    app.post(`/api/v1/listeners/:listener/backends/:backend/${action}`, async (c) => {
       const { listener, backend } = c.req.param();
-      const l = findListener(config, listener);
-      if (l < 0) return c.json({ error: `no listener ${JSON.stringify(listener)}` }, 404);
-      const b = findBackend(config, l, backend);
-      if (b < 0) return c.json({ error: `no backend ${JSON.stringify(backend)} in ${JSON.stringify(listener)}` }, 404);
-      const lc = config.listeners[l];
-      const key = backendKey(lc.backends[b]);
-      const admin: AdminState = action === "drain" ? "draining" : action === "disable" ? "disabled" : "enabled";
-      control.states.get(lc.key, key, lc).admin = admin;
-      control.setAdmin(lc.key, key, admin);
-      return c.json({ ok: true, listener: lc.name, backend: lc.backends[b].name, address: key, admin });
+      // In line with reloads, so that a listener being removed does not get its state back.
+      const result = await reloader.exclusive(() => Promise.resolve(setState(listener, backend, action)), () => ({
+        status: 503 as const,
+        body: { error: "shutting down" },
+      }));
+      return c.json(result.body, result.status);
     });
+  }
+
+  /** Sets what an operator asked of a backend on every thread. */
+  function setState(
+    listener: string,
+    backend: string,
+    action: "drain" | "disable" | "enable",
+  ): { status: 200 | 404 | 503; body: Record<string, unknown> } {
+    const config = reloader.current;
+    const l = findListener(config, listener);
+    if (l < 0) return { status: 404 as const, body: { error: `no listener ${JSON.stringify(listener)}` } };
+    const b = findBackend(config, l, backend);
+    if (b < 0) {
+      return {
+        status: 404 as const,
+        body: { error: `no backend ${JSON.stringify(backend)} in ${JSON.stringify(listener)}` },
+      };
+    }
+    const lc = config.listeners[l];
+    const key = backendKey(lc.backends[b]);
+    const admin: AdminState = action === "drain" ? "draining" : action === "disable" ? "disabled" : "enabled";
+    control.states.get(lc.key, key, lc).admin = admin;
+    control.setAdmin(lc.key, key, admin);
+    return {
+      status: 200 as const,
+      body: { ok: true, listener: lc.name, backend: lc.backends[b].name, address: key, admin } as Record<
+        string,
+        unknown
+      >,
+    };
   }
 
   app.post("/api/v1/listeners/:listener/backends/:backend/weight", async (c) => {
@@ -188,16 +213,16 @@ export function controlRoutes(app: App, control: AdminControl): void {
     let document: Document;
     if (type.includes("toml")) {
       const parsed = parseTomlDocument(text);
-      if (!parsed.ok) return c.json({ ok: false, error: parsed.issues[0].message, issues: parsed.issues }, 400);
+      if (!parsed.ok) return answer(c, reloader.reject("api", parsed.issues));
       document = parsed.document;
     } else {
       try {
         document = JSON.parse(text);
       } catch (error) {
-        return c.json({ ok: false, error: `the body is not JSON: ${(error as Error).message}` }, 400);
+        return answer(c, reloader.reject("api", [{ path: "", message: `not JSON: ${(error as Error).message}` }]));
       }
       if (typeof document !== "object" || document === null || Array.isArray(document)) {
-        return c.json({ ok: false, error: "the body must be a configuration object" }, 400);
+        return answer(c, reloader.reject("api", [{ path: "", message: "must be a configuration object" }]));
       }
     }
     return answer(c, await reloader.applyDocument(unredact(document, reloader.document), "api", persist));

@@ -87,7 +87,9 @@ export function safeNext(next: string | undefined): string {
   if (!next || !next.startsWith("/") || next.startsWith("//") || /[\\\p{Cc}]/u.test(next)) return "/";
   try {
     const url = new URL(next, "http://sluice.invalid");
-    return url.origin === "http://sluice.invalid" ? url.pathname + url.search : "/";
+    // Dot segments collapse in parsing ("/.//evil.example" -> "//evil.example"): check what came out.
+    const path = url.pathname + url.search;
+    return url.origin === "http://sluice.invalid" && !path.startsWith("//") ? path : "/";
   } catch {
     return "/";
   }

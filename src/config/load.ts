@@ -34,10 +34,24 @@ export function parseTomlDocument(
       ok: false,
       issues: [{
         path: "",
-        message: `line ${error.line}, column ${error.column}: invalid TOML: ${reason}\n${error.codeblock}`,
+        message: `line ${error.line}, column ${error.column}: invalid TOML: ${reason}\n${quoted(error.codeblock)}`,
       }],
     };
   }
+}
+
+/** Keys whose values are never quoted back, even from a line that does not parse. */
+const SECRET_LINE = /(password_hash|token|password)\s*=/;
+/** Longest quoted line: a 1 MiB line is not worth echoing twice. */
+const QUOTE_MAX = 200;
+
+/** The parser's excerpt around an error, with secret lines redacted and long lines cut. */
+function quoted(codeblock: string): string {
+  return codeblock.split("\n").map((line) => {
+    const secret = line.match(SECRET_LINE);
+    if (secret) return line.slice(0, line.indexOf(secret[0]) + secret[0].length) + " <redacted>";
+    return line.length > QUOTE_MAX ? line.slice(0, QUOTE_MAX) + "…" : line;
+  }).join("\n");
 }
 
 /**

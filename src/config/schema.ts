@@ -41,9 +41,9 @@ export type Protocol = (typeof PROTOCOLS)[number];
 /** One listening address and the pool behind it. */
 export interface ListenerConfig {
   /**
-   * Identity across reloads: protocol and configured address (`tcp/0.0.0.0:80`),
-   * with `#n` added to the second and later port-0 listeners on one host. The
-   * name is only a label.
+   * Identity across reloads: protocol and configured address (`tcp/0.0.0.0:80`);
+   * a port-0 listener adds its name (`tcp/127.0.0.1:0#web`), or `#n` from the
+   * second unnamed one on a host on. Otherwise the name is only a label.
    */
   readonly key: string;
   readonly name: string;
@@ -171,8 +171,12 @@ export const PROTOCOL_KEYS = {
 /** Maps the validated TOML shape (and credentials from the environment) to the normalized {@linkcode Config}. */
 export function normalize(raw: RawConfig, env: EnvCredentials = {}): Config {
   const keys = new Map<string, number>();
-  const keyOf = (protocol: Protocol, listen: SocketAddress) => {
+  const keyOf = (protocol: Protocol, listen: SocketAddress, name: string | undefined) => {
     const base = `${protocol}/${formatAddress(listen)}`;
+    if (listen.port !== 0) return base;
+    // Port 0 means "any port", so the address alone does not tell listeners apart: a name does, and keeps
+    // the identity when another port-0 listener is added or deleted; unnamed ones are told apart by order.
+    if (name !== undefined) return `${base}#${name}`;
     const seen = keys.get(base) ?? 0;
     keys.set(base, seen + 1);
     return seen === 0 ? base : `${base}#${seen}`;
@@ -185,8 +189,7 @@ export function normalize(raw: RawConfig, env: EnvCredentials = {}): Config {
     anonymizeIps: raw.anonymize_ips,
     stats: { stateFile: raw.stats.state_file ?? null },
     listeners: raw.listeners.map((l, i) => ({
-      // Port 0 means "any port", so the address alone would not tell listeners apart.
-      key: keyOf(l.protocol, l.listen),
+      key: keyOf(l.protocol, l.listen, l.name),
       // A TCP and a UDP listener may share an address (DNS), so UDP names say so.
       name: l.name ??
         (l.listen.port === 0 ? `listener${i}` : `${l.protocol === "udp" ? "udp/" : ""}${formatAddress(l.listen)}`),

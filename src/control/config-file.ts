@@ -46,24 +46,54 @@ export class ConfigFile {
     this.backupDir = `${this.dir}/.${this.base}.backups`;
   }
 
-  /** The file's text. */
-  read(): Promise<string> {
-    return this.host.readTextFile(this.path);
+  /** The file's text; refuses anything but a regular file (a FIFO would block the read forever). */
+  async read(): Promise<string> {
+    const kind = await this.host.fileKind(this.path);
+    if (kind === undefined) throw new Error("no such file");
+    if (kind !== "file") {
+      throw new Error(`not a regular file (a ${kind === "directory" ? "directory" : "special file"})`);
+    }
+    return await this.host.readTextFile(this.path);
   }
 
-  /** Keeps the current file as a backup, then replaces it with `text` atomically; returns the backup's name. */
-  async write(text: string): Promise<string> {
-    const previous = await this.read();
+  /** The file's text, or undefined when there is none. */
+  async readIfAny(): Promise<string | undefined> {
+    return (await this.host.fileKind(this.path)) === undefined ? undefined : await this.read();
+  }
+
+  /**
+   * Keeps the current file as a backup, then replaces it with `text`
+   * atomically; returns the backup's name. A symbolic link is written
+   * through (its target is replaced), and the file keeps its permissions;
+   * backups are readable by the owner only, since they may hold secrets.
+   */
+  async write(text: string): Promise<string | undefined> {
+    const previous = await this.readIfAny();
+    const target = await this.host.realPath(this.path);
+    const mode = (await this.host.fileMode(target)) ?? 0o600;
+    if (previous === undefined) {
+      // Nothing to keep: the file was deleted since it was read.
+      await this.replace(this.path, text, 0o600);
+      return undefined;
+    }
     await this.host.makeDir(this.backupDir);
     // Colons are awkward in file names on some systems; the stamp sorts as the time does.
     const stamp = new Date(this.clock.wallNow()).toISOString().replace(/:/g, "-");
-    const name = `${this.base}.${stamp}`;
-    await this.host.writeTextFile(`${this.backupDir}/${name}`, previous);
-    const temporary = `${this.dir}/.${this.base}.${this.host.pid}.tmp`;
-    await this.host.writeTextFile(temporary, text);
-    await this.host.renameFile(temporary, this.path);
+    const taken = new Set((await this.backups()).map((b) => b.name));
+    let name = `${this.base}.${stamp}`;
+    for (let i = 1; taken.has(name) && i < 1000; i++) name = `${this.base}.${stamp}-${i}`;
+    await this.host.writeTextFile(`${this.backupDir}/${name}`, previous, 0o600);
+    await this.replace(target, text, mode);
     await this.prune();
     return name;
+  }
+
+  /** Writes `text` beside `target` and renames it over, so no reader sees half a file. */
+  private async replace(target: string, text: string, mode: number): Promise<void> {
+    const { dir, base } = split(target);
+    const temporary = `${dir}/.${base}.${this.host.pid}.tmp`;
+    await this.host.writeTextFile(temporary, text, mode);
+    await this.host.renameFile(temporary, target);
   }
 
   /** Backups, newest first. */

@@ -2,8 +2,8 @@
  * Edits of a configuration document made through the admin API (a backend's
  * weight, a listener added or deleted), as pure functions: the result goes
  * through the same validation and reload as a changed file, so nothing is
- * half-applied. Listeners and backends are found in the running
- * {@linkcode Config} (by name, key or address) and edited at the same index
+ * half-applied. Listeners (by name or key) and backends (by name or address)
+ * are found in the running {@linkcode Config} and edited at the same index
  * of the document, since normalization keeps the document's order.
  *
  * @module
@@ -64,5 +64,18 @@ export function removeListener(document: Document, config: Config, listener: str
   const l = findListener(config, listener);
   if (l < 0) return { ok: false, status: 404, error: `no listener ${JSON.stringify(listener)}` };
   if (config.listeners.length === 1) return { ok: false, status: 400, error: "cannot delete the last listener" };
+  // Unnamed port-0 listeners on one host are told apart by order: deleting one would renumber those after it.
+  const target = config.listeners[l];
+  const base = target.key.replace(/#\d+$/, "");
+  const unnamed = (i: number) => listenersOf(document)[i]?.name === undefined;
+  const shifts = target.listen.port === 0 && unnamed(l) &&
+    config.listeners.some((o, i) => i > l && unnamed(i) && o.key.replace(/#\d+$/, "") === base);
+  if (shifts) {
+    return {
+      ok: false,
+      status: 400,
+      error: `listeners on port 0 without a name are told apart by order; name them to delete one`,
+    };
+  }
   return { ok: true, document: { ...document, listeners: listenersOf(document).filter((_, i) => i !== l) } };
 }

@@ -17,6 +17,9 @@ import type { Clock } from "../runtime/types.ts";
 import type { ConfigFile } from "./config-file.ts";
 import type { EditResult } from "./edits.ts";
 
+/** Thrown by `apply` when some of a configuration was applied and some was not. */
+export class PartlyApplied extends Error {}
+
 /** What started a reload. */
 export type ReloadSource = "file" | "signal" | "api" | "restore";
 
@@ -76,6 +79,7 @@ export class Reloader {
   /** The file's text as last read or written, so a watch event for our own write is not a reload. */
   private fileText: string | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
   /** The last reload's outcome. */
   last: ReloadOutcome | undefined;
   readonly counts: ReloadCounts = { success: 0, error: 0, lastSuccessWall: undefined };
@@ -174,6 +178,13 @@ export class Reloader {
   ): Promise<ReloadOutcome> {
     const { log, file } = this.deps;
     if (persist && !file) return this.fail(source, 409, "started without a configuration file; cannot persist");
+    if (persist && text === undefined) {
+      // The file was edited since it was last read: writing now would silently throw that edit away.
+      const now = await file!.readIfAny().catch(() => undefined);
+      if (now !== undefined && this.fileText !== undefined && now !== this.fileText) {
+        return this.fail(source, 409, `${file!.path} changed since it was last read; reload it first, then change it`);
+      }
+    }
     const origin = file?.path ?? "document";
     const loaded = loadDocument(document, this.deps.overrides ?? {}, { localHosts: this.deps.localHosts }, origin);
     if (!loaded.ok) return this.invalid(source, loaded.issues);
@@ -182,7 +193,11 @@ export class Reloader {
     try {
       plan = await this.deps.apply(loaded.config);
     } catch (error) {
-      return this.fail(source, 409, (error as Error).message);
+      if (!(error instanceof PartlyApplied)) return this.fail(source, 409, (error as Error).message);
+      // Some threads run the new configuration: it is what runs now, and the answer says what went wrong.
+      this.running = document;
+      this.config = loaded.config;
+      return this.fail(source, 500, `partly applied: ${error.message}; a restart is the safe way out`);
     }
     this.running = document;
     this.config = loaded.config;
@@ -260,11 +275,38 @@ export class Reloader {
     return new Date(this.deps.clock.wallNow()).toISOString();
   }
 
-  /** Runs `work` after every earlier change has finished. */
-  private serial<T>(work: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(work, work);
+  /**
+   * Runs `work` after every earlier change has finished, and before any
+   * later one starts; after {@linkcode close}, answers 503 instead.
+   */
+  exclusive<T>(work: () => Promise<T>, refused: () => T): Promise<T> {
+    const run = () => (this.closed ? Promise.resolve(refused()) : work());
+    const next = this.queue.then(run, run);
     this.queue = next.catch(() => {});
     return next;
+  }
+
+  /** Refuses every later change and resolves once the one running (if any) is done: shutdown. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.queue;
+  }
+
+  /** Counts and keeps a document that could not even be parsed (a bad body of the API). */
+  reject(source: ReloadSource, issues: readonly ConfigIssue[]): ReloadOutcome {
+    return this.invalid(source, issues);
+  }
+
+  private serial(work: () => Promise<ReloadOutcome>): Promise<ReloadOutcome>;
+  private serial(work: () => Promise<ReloadOutcome | undefined>): Promise<ReloadOutcome | undefined>;
+  private serial(work: () => Promise<ReloadOutcome | undefined>): Promise<ReloadOutcome | undefined> {
+    return this.exclusive(work, () => ({
+      ok: false,
+      status: 503,
+      source: "api" as const,
+      at: this.now(),
+      error: "shutting down; the configuration no longer changes",
+    }));
   }
 }
 

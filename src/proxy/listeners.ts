@@ -101,8 +101,10 @@ export class Listeners {
 
   /**
    * First half of {@linkcode apply}: checks the plan names known listeners and
-   * binds the new ones without serving them yet. On failure nothing stays bound.
-   * Split out so that several threads can all bind before any of them commits.
+   * binds the new ones. On failure nothing stays bound. Split out so that
+   * several threads can all bind before any of them commits. A prepared
+   * listener serves as soon as it is bound; if the reload is abandoned it stops
+   * accepting and the few connections it took run to their end.
    */
   async prepare(plan: Plan): Promise<BoundListener[]> {
     const unknown = [...plan.remove, ...plan.update.map((u) => u.key)].filter((key) => !this.proxies.has(key));
@@ -162,6 +164,7 @@ export class Listeners {
    */
   async shutdown(drainTimeoutMs: number): Promise<{ drained: number; aborted: number }> {
     const { sessions, log, clock } = this.deps;
+    await this.abandon();
     await this.stopAccepting();
     const live = sessions.size;
     if (live > 0) log.info("shutdown.drain", { connections: live, timeout_ms: drainTimeoutMs });

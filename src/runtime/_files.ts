@@ -5,7 +5,7 @@
  * @module
  */
 import { watch } from "node:fs";
-import { mkdir, readdir, stat } from "node:fs/promises";
+import { chmod, mkdir, readdir, realpath, stat, writeFile } from "node:fs/promises";
 import type { FileEntry } from "./types.ts";
 
 /** Plain files in `dir` with size and time; empty when `dir` does not exist. */
@@ -23,6 +23,29 @@ export async function listFiles(dir: string): Promise<FileEntry[]> {
     if (info?.isFile()) entries.push({ name, size: info.size, modifiedMs: info.mtimeMs });
   }
   return entries;
+}
+
+/** Writes `text` to `path`; `mode`, when given, is set exactly (the umask does not apply). */
+export async function writeTextFile(path: string, text: string, mode?: number): Promise<void> {
+  await writeFile(path, text, mode === undefined ? {} : { mode });
+  if (mode !== undefined) await chmod(path, mode);
+}
+
+/** The permission bits of `path`, or undefined when it does not exist. */
+export async function fileMode(path: string): Promise<number | undefined> {
+  const info = await stat(path).catch(() => undefined);
+  return info === undefined ? undefined : info.mode & 0o7777;
+}
+
+/** What `path` is (links followed), or undefined when it does not exist. */
+export async function fileKind(path: string): Promise<"file" | "directory" | "other" | undefined> {
+  const info = await stat(path).catch(() => undefined);
+  return info === undefined ? undefined : info.isFile() ? "file" : info.isDirectory() ? "directory" : "other";
+}
+
+/** `path` with symbolic links resolved; `path` itself when it does not exist. */
+export function realPath(path: string): Promise<string> {
+  return realpath(path).catch(() => path);
 }
 
 /** Creates `path` and its parents; no error when it exists. */

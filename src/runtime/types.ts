@@ -313,8 +313,14 @@ export interface HostPort {
   readonly args: readonly string[];
   env(name: string): string | undefined;
   readTextFile(path: string): Promise<string>;
-  /** Writes `text` to `path` (replacing it). */
-  writeTextFile(path: string, text: string): Promise<void>;
+  /** Writes `text` to `path` (replacing it); `mode` sets its permission bits exactly (no umask). */
+  writeTextFile(path: string, text: string, mode?: number): Promise<void>;
+  /** The permission bits of `path`, or undefined when it does not exist. */
+  fileMode(path: string): Promise<number | undefined>;
+  /** What `path` is (links followed), or undefined when it does not exist. */
+  fileKind(path: string): Promise<"file" | "directory" | "other" | undefined>;
+  /** `path` with symbolic links resolved; `path` itself when it does not exist. */
+  realPath(path: string): Promise<string>;
   /** Renames `from` to `to`, replacing `to` (atomically, on one file system). */
   renameFile(from: string, to: string): Promise<void>;
   /** Removes `path`; no error when it is already gone. */

@@ -18,12 +18,19 @@ function isObject(value: Json): value is Record<string, Json> {
 /** `now` minus `base` in every counter (`counting`: inside a `*_total` key). */
 function minus(now: Json, base: Json, counting: boolean): Json {
   if (typeof now === "number") {
-    // A counter below its baseline belongs to an entity that came back after the reset: show it whole.
     return counting && typeof base === "number" && now >= base ? now - base : now;
   }
   if (Array.isArray(now)) {
     const named = Array.isArray(base) ? new Map(base.filter(isObject).map((e) => [e.name, e])) : new Map();
-    return now.map((entry) => (isObject(entry) ? minus(entry, named.get(entry.name), counting) : entry));
+    return now.map((entry) => {
+      if (!isObject(entry)) return entry;
+      const was = named.get(entry.name);
+      // Fewer connections than at the reset: an entity that was forgotten and came back, counting from zero.
+      const reborn = isObject(was) && typeof entry.connections_total === "number" &&
+        typeof was.connections_total === "number" && entry.connections_total < was.connections_total;
+      if (reborn && Array.isArray(base)) base.splice(base.indexOf(was), 1);
+      return minus(entry, reborn ? undefined : was, counting);
+    });
   }
   if (isObject(now)) {
     const out: Record<string, Json> = {};

@@ -136,7 +136,8 @@ export class Collector {
     this.forgetRetired();
   }
 
-  private forgetRetired(): void {
+  /** Forgets retired entities that nothing is active on any more (worker threads call it; they have no tick). */
+  forgetRetired(): void {
     for (const [id, counters] of this.backendCounters) {
       if (counters.retired && counters.active === 0) {
         this.backendCounters.delete(id);

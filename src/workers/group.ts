@@ -223,16 +223,21 @@ export async function startWorkerGroup(
     },
     async prepare(plan, next) {
       await abandon();
-      try {
-        // The first thread resolves port 0; the others bind the port it was given.
-        const first = await clients[0].expect({ type: "prepare", plan }, "prepared");
-        const resolved = { ...plan, add: withBoundPorts(plan.add, first.addresses) };
-        prepared = { plan: resolved, config: next, added: first.addresses };
-        await Promise.all(clients.slice(1).map((c) => c.expect({ type: "prepare", plan: resolved }, "prepared")));
-      } catch (error) {
+      // The first thread resolves port 0; the others bind the port it was given.
+      const first = await clients[0].request({ type: "prepare", plan });
+      if (first.type !== "prepared") {
         await abandon();
-        throw error;
+        throw new Error(first.type === "failed" ? first.error : `worker 0: unexpected ${first.type}`);
       }
+      const resolved = { ...plan, add: withBoundPorts(plan.add, first.addresses) };
+      // Every thread answers before any is told to abandon, so none binds after it was told.
+      const rest = await Promise.all(clients.slice(1).map((c) => c.request({ type: "prepare", plan: resolved })));
+      const failed = rest.find((r) => r.type !== "prepared");
+      if (failed) {
+        await abandon();
+        throw new Error(failed.type === "failed" ? failed.error : `unexpected ${failed.type}`);
+      }
+      prepared = { plan: resolved, config: next, added: first.addresses };
     },
     abandon,
     async commit() {
@@ -247,9 +252,16 @@ export async function startWorkerGroup(
       );
       current = regions;
       retire(plan);
-      bound = [...bound.filter((b) => !removed.has(b.key)), ...added];
-      const failed = replies.find((r) => r.type === "failed");
-      if (failed?.type === "failed") log.error("worker.commit_failed", { error: failed.error });
+      const names = new Map(running.listeners.map((l) => [l.key, l.name]));
+      bound = [...bound.filter((b) => !removed.has(b.key)), ...added].map((b) => ({
+        ...b,
+        name: names.get(b.key) ?? b.name,
+      }));
+      const failed = replies.flatMap((
+        r,
+        i,
+      ) => (r.type === "done" ? [] : [`worker ${i}: ${r.type === "failed" ? r.error : r.type}`]));
+      if (failed.length) throw new Error(failed.join("; "));
     },
     async shutdown(drainTimeoutMs) {
       const replies = await Promise.all(clients.map((c) => c.request({ type: "shutdown", drainTimeoutMs })));

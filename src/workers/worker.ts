@@ -21,8 +21,9 @@ import type { FromWorker, RegionSpec, ToWorker } from "./protocol.ts";
 const PUBLISH_EVERY_MS = 250;
 
 const runtime = selectRuntime();
-const channel = runtime.threads.channel();
-if (!channel) throw new Error("src/workers/worker.ts runs only as a worker thread");
+const found = runtime.threads.channel();
+if (!found) throw new Error("src/workers/worker.ts runs only as a worker thread");
+const channel = found;
 const send = (message: FromWorker) => channel.postMessage(message);
 
 /** What a started worker holds. */
@@ -88,6 +89,7 @@ function publish(): void {
   if (!running) return;
   running.collector.gather();
   running.write();
+  running.collector.forgetRetired();
 }
 
 /** Runs `work` and answers `id` with `done`, or with `failed` and the error. */
@@ -99,8 +101,14 @@ async function answer(id: number, work: () => Promise<FromWorker | void>): Promi
   }
 }
 
-channel.onMessage(async (raw) => {
+/** Messages are handled one at a time, in order: an `abandon` must not overtake the `prepare` before it. */
+let queue: Promise<void> = Promise.resolve();
+channel.onMessage((raw) => {
   const message = raw as ToWorker;
+  queue = queue.then(() => handle(message), () => handle(message));
+});
+
+async function handle(message: ToWorker): Promise<void> {
   if (message.type === "start") return await start(message);
   const r = running;
   if (!r) {
@@ -158,4 +166,4 @@ channel.onMessage(async (raw) => {
       channel.close();
     }
   }
-});
+}

@@ -3,10 +3,10 @@
  *
  * @module
  */
-import { rename, rm, writeFile } from "node:fs/promises";
+import { rename, rm } from "node:fs/promises";
 import { networkInterfaces } from "node:os";
 import { interfaceAddresses } from "../_address.ts";
-import { listFiles, makeDir, readStdin, watchDir } from "../_files.ts";
+import { fileKind, fileMode, listFiles, makeDir, readStdin, realPath, watchDir, writeTextFile } from "../_files.ts";
 import { signalProcess } from "../_errors.ts";
 import type { HostPort, SignalName } from "../types.ts";
 import { bun } from "./api.ts";
@@ -31,7 +31,10 @@ export function createBunHost(): HostPort {
     args: proc.argv.slice(2),
     env: (name) => proc.env[name],
     readTextFile: (path) => bun().file(path).text(),
-    writeTextFile: (path, text) => writeFile(path, text),
+    writeTextFile,
+    fileMode,
+    fileKind,
+    realPath,
     renameFile: (from, to) => rename(from, to),
     removeFile: (path) => rm(path, { force: true }),
     listFiles,

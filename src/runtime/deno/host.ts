@@ -21,7 +21,19 @@ export function createDenoHost(): HostPort {
     args: Deno.args,
     env: (name) => Deno.env.get(name),
     readTextFile: (path) => Deno.readTextFile(path),
-    writeTextFile: (path, text) => Deno.writeTextFile(path, text),
+    writeTextFile: async (path, text, mode) => {
+      await Deno.writeTextFile(path, text, mode === undefined ? {} : { mode });
+      if (mode !== undefined) await Deno.chmod(path, mode);
+    },
+    fileMode: async (path) => {
+      const info = await Deno.stat(path).catch(() => undefined);
+      return info?.mode === null || info?.mode === undefined ? undefined : info.mode & 0o7777;
+    },
+    fileKind: async (path) => {
+      const info = await Deno.stat(path).catch(() => undefined);
+      return info === undefined ? undefined : info.isFile ? "file" : info.isDirectory ? "directory" : "other";
+    },
+    realPath: (path) => Deno.realPath(path).catch(() => path),
     renameFile: (from, to) => Deno.rename(from, to),
     removeFile: (path) =>
       Deno.remove(path).catch((error) => {

@@ -4,10 +4,10 @@
  * @module
  */
 import process from "node:process";
-import { readFile, rename, rm, writeFile } from "node:fs/promises";
+import { readFile, rename, rm } from "node:fs/promises";
 import { networkInterfaces } from "node:os";
 import { interfaceAddresses } from "../_address.ts";
-import { listFiles, makeDir, readStdin, watchDir } from "../_files.ts";
+import { fileKind, fileMode, listFiles, makeDir, readStdin, realPath, watchDir, writeTextFile } from "../_files.ts";
 import { signalProcess } from "../_errors.ts";
 import type { HostPort, SignalName } from "../types.ts";
 
@@ -16,7 +16,10 @@ export const nodeHost: HostPort = {
   args: process.argv.slice(2),
   env: (name) => process.env[name],
   readTextFile: (path) => readFile(path, "utf8"),
-  writeTextFile: (path, text) => writeFile(path, text),
+  writeTextFile,
+  fileMode,
+  fileKind,
+  realPath,
   renameFile: (from, to) => rename(from, to),
   removeFile: (path) => rm(path, { force: true }),
   listFiles,
