@@ -9,6 +9,13 @@ import * as v from "valibot";
 import { parseAddress, type ParseAddressOptions, type ParseResult } from "../net/address.ts";
 import { parseDuration } from "./duration.ts";
 
+/** One problem in a configuration: where, and why. */
+export interface ConfigIssue {
+  /** Key path such as `listeners[1].backends[0].address`; empty for the document itself. */
+  readonly path: string;
+  readonly message: string;
+}
+
 /** A transform from a parse function that returns a value or a reason. */
 export const fromParse = <I, T>(parse: (value: I) => ParseResult<T>) =>
   v.rawTransform<I, T>(({ dataset, addIssue, NEVER }) => {

@@ -9,7 +9,7 @@ import * as v from "valibot";
 import { isIPv4, isIPv6, isValidHost, type SocketAddress } from "../net/address.ts";
 import { ipBytes } from "../net/cidr.ts";
 import { parsePasswordHash } from "./password-hash.ts";
-import type { ConfigIssue } from "./schema.ts";
+import type { ConfigIssue } from "./_fields.ts";
 
 /** Credentials from the environment (`WEB_USERNAME`, `WEB_PASSWORD`); they override the file's. */
 export interface EnvCredentials {

@@ -8,7 +8,7 @@
 import * as v from "valibot";
 import { BALANCER_NAMES, type BalancerName } from "../balance/names.ts";
 import { formatAddress, type SocketAddress } from "../net/address.ts";
-import { address, duration, integer, name } from "./_fields.ts";
+import { address, type ConfigIssue, duration, integer, name } from "./_fields.ts";
 import { ADMIN_AUTH_ENTRIES, type AdminConfig, type EnvCredentials, normalizeAdmin } from "./admin.ts";
 import { type HealthConfig, HealthSchema, normalizeHealth } from "./health.ts";
 
@@ -73,12 +73,7 @@ export interface ListenerConfig {
   readonly backends: readonly BackendConfig[];
 }
 
-/** One problem in a configuration: where, and why. */
-export interface ConfigIssue {
-  /** Key path such as `listeners[1].backends[0].address`; empty for the document itself. */
-  readonly path: string;
-  readonly message: string;
-}
+export type { ConfigIssue };
 
 /** A backend's identity in a pool: its address as `host:port`. */
 export function backendKey(backend: BackendConfig): string {
