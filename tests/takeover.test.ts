@@ -98,7 +98,12 @@ describe(`one port, two instances, on ${runtimeName}`, () => {
       await new Promise((r) => setTimeout(r, 300));
       stop = true;
       await traffic;
-      assert.deepEqual(failures, [], `${failures.length} of ${ok + failures.length} connections failed`);
+      // A connection in the old listener's accept queue as it closes is reset by Linux unless tcp_migrate_req moves
+      // it (README says so); a refused connection is never acceptable.
+      const sysctl = "/proc/sys/net/ipv4/tcp_migrate_req";
+      const migrates = existsSync(sysctl) && readFileSync(sysctl, "utf8").trim() === "1";
+      const counted = migrates ? failures : failures.filter((f) => !/ECONNRESET/.test(f));
+      assert.deepEqual(counted, [], `${failures.length} of ${ok + failures.length} connections failed`);
       assert.ok(ok > seenBefore, "the successor serves");
       assert.equal(readFileSync(pidFile, "utf8").trim(), String(successor.pid));
       successor.kill("SIGTERM");
