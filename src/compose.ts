@@ -357,6 +357,7 @@ export async function startSluice(
       },
       top: async (by, limit) => topView(await serving.top(), by, clock.now(), limit),
       draining: () => draining,
+      addresses: () => serving.addresses(),
       baseline,
     });
     const onError = (error: string) => exhaustion.report("admin", error, clock.now());

@@ -224,6 +224,19 @@ for (const workers of [1, 2]) {
       assert.equal(added.status, 200, String(body.error));
       assert.match(String(body.note), /memory only/, "the answer says the change is not in any file");
       assert.equal(await exchange(portOf(s.sluice, "extra"), "x"), "a");
+      const shown = (await json(await s.call("GET", "/api/v1/stats"))).listeners as {
+        name: string;
+        key: string;
+        address: string;
+      }[];
+      assert.deepEqual(
+        shown.find((l) => l.name === "extra"),
+        {
+          ...shown.find((l) => l.name === "extra"),
+          key: "tcp/127.0.0.1:0#extra",
+          address: `127.0.0.1:${portOf(s.sluice, "extra")}`,
+        },
+      );
 
       const clash = await s.call("POST", "/api/v1/listeners", {
         listener: { name: "clash", listen: `127.0.0.1:${taken.port}`, backends: [backend(a.port)] },

@@ -11,6 +11,8 @@ import type { Clock, HttpRequestInfo } from "../runtime/types.ts";
 import type { Collector } from "../stats/collector.ts";
 import type { SessionFilter, TableJson } from "../stats/table-view.ts";
 import { maskFormatted } from "../net/anonymize.ts";
+import { formatAddress } from "../net/address.ts";
+import type { BoundListener } from "../proxy/listeners.ts";
 import { AdminGuard } from "./auth.ts";
 import { type AdminControl, CONTROL_PATHS, controlRoutes } from "./control.ts";
 import type { Baseline } from "../stats/baseline.ts";
@@ -56,6 +58,8 @@ export interface AdminDeps {
   top?(by: TopBy, limit: number): Promise<TopView>;
   /** True once shutdown began: `/healthz` answers 503 so balancers in front stop sending. */
   draining?(): boolean;
+  /** Where each listener is bound (the real port when 0 was configured). */
+  addresses?(): BoundListener[];
   /** The API's zero after a stats reset. */
   readonly baseline?: Baseline;
 }
@@ -117,7 +121,8 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: HttpRequestInf
     if (format === "csv") {
       return c.body(statsCsv(collector, states, clock.now()), 200, { "content-type": "text/csv; charset=utf-8" });
     }
-    const view = statsView(collector, states, clock.now());
+    const bound = new Map((deps.addresses?.() ?? []).map((b) => [b.key, formatAddress(b.address)]));
+    const view = statsView(collector, states, clock.now(), bound);
     const reloader = deps.control?.reloader;
     const baseline = deps.baseline;
     return c.json({

@@ -42,8 +42,16 @@ export function shownState(states: StateBook, backend: BackendCounters, now: num
   return states.find(backend.listener.key, backend.key)?.shown(backend.active, now) ?? "up";
 }
 
-/** Totals, listeners and their backends; call `collector.gather()` first. */
-export function statsView(collector: Collector, states: StateBook, now: number) {
+/**
+ * Totals, listeners and their backends; call `collector.gather()` first.
+ * `addresses`: the address each listener (by key) is bound to, where known.
+ */
+export function statsView(
+  collector: Collector,
+  states: StateBook,
+  now: number,
+  addresses: ReadonlyMap<string, string> = new Map(),
+) {
   return {
     version: collector.info.version,
     runtime: `${collector.info.runtime} ${collector.info.runtimeVersion}`,
@@ -51,6 +59,8 @@ export function statsView(collector: Collector, states: StateBook, now: number) 
     total: traffic(collector.total),
     listeners: collector.listeners().map((l) => ({
       name: l.name,
+      key: l.key,
+      address: addresses.get(l.key) ?? null,
       protocol: l.protocol,
       ...traffic(l),
       rejected_total: { ...l.rejected },
