@@ -15,6 +15,7 @@ import { formatAddress } from "../net/address.ts";
 import type { BoundListener } from "../proxy/listeners.ts";
 import { AdminGuard } from "./auth.ts";
 import { type AdminControl, CONTROL_PATHS, controlRoutes } from "./control.ts";
+import { staticRoutes } from "./static.ts";
 import type { Baseline } from "../stats/baseline.ts";
 import { TOP_LIMIT_MAX, type TopBy, type TopView } from "../stats/client-top.ts";
 import { statsCsv } from "./csv.ts";
@@ -197,6 +198,7 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: HttpRequestInf
   });
 
   if (deps.control) controlRoutes(app, deps.control);
+  staticRoutes(app);
 
   app.notFound((c) => {
     // A path that exists with another method: 405 and what it takes.
