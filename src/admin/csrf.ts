@@ -24,7 +24,7 @@ export const ANONYMOUS = "anonymous";
 export class CsrfTokens {
   private readonly key: Promise<CryptoKey>;
 
-  /** `secret` is for tests; by default 32 random bytes, so tokens die with the process. */
+  /** `secret` is for tests; by default 32 random bytes, so tokens die when Sluice stops. */
   constructor(secret: Uint8Array = crypto.getRandomValues(new Uint8Array(32))) {
     this.key = crypto.subtle.importKey(
       "raw",

@@ -53,6 +53,8 @@ export interface ReloadOutcome {
 export interface ReloaderDeps {
   /** Applies a validated configuration; throws (having changed nothing) when a new listener cannot bind. */
   apply(config: Config): Promise<Plan>;
+  /** The running configuration: kept where it is applied, not here as well. */
+  current(): Config;
   readonly log: Logger;
   readonly clock: Clock;
   /** The configuration file, when started from one. */
@@ -83,18 +85,16 @@ export class Reloader {
   /** The last reload's outcome. */
   last: ReloadOutcome | undefined;
   readonly counts: ReloadCounts = { success: 0, error: 0, lastSuccessWall: undefined };
-  private config: Config;
 
-  constructor(deps: ReloaderDeps, running: { config: Config; document?: Document; fileText?: string }) {
+  constructor(deps: ReloaderDeps, running: { document?: Document; fileText?: string }) {
     this.deps = deps;
-    this.config = running.config;
     this.running = running.document;
     this.fileText = running.fileText;
   }
 
   /** The running configuration. */
   get current(): Config {
-    return this.config;
+    return this.deps.current();
   }
 
   /** The running document (secrets included: redact before showing it). */
@@ -133,7 +133,7 @@ export class Reloader {
   edit(make: (document: Document, config: Config) => EditResult, persist: boolean): Promise<ReloadOutcome> {
     return this.serial(async () => {
       if (!this.running) return this.fail("api", 409, "started without a configuration document");
-      const edited = make(this.running, this.config);
+      const edited = make(this.running, this.current);
       if (!edited.ok) return { ok: false, status: edited.status, source: "api", at: this.now(), error: edited.error };
       return await this.applyNow(edited.document, "api", persist);
     });
@@ -196,11 +196,9 @@ export class Reloader {
       if (!(error instanceof PartlyApplied)) return this.fail(source, 409, (error as Error).message);
       // Some threads run the new configuration: it is what runs now, and the answer says what went wrong.
       this.running = document;
-      this.config = loaded.config;
       return this.fail(source, 500, `partly applied: ${error.message}; a restart is the safe way out`);
     }
     this.running = document;
-    this.config = loaded.config;
     let backup: string | undefined;
     if (persist) {
       try {
