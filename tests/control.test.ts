@@ -6,7 +6,7 @@
  * each (400 with key paths, 404, 405 with Allow, 409, 413). With
  * `workers = 2` where the runtime has workers.
  */
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
   chmodSync,
@@ -24,31 +24,13 @@ import { type Sluice, startSluice } from "../src/compose.ts";
 import { loadObject, parseTomlDocument } from "../src/config/load.ts";
 import { formatAddress } from "../src/net/address.ts";
 import { selectRuntime } from "../src/runtime/select.ts";
+import { cleanupAfter } from "./helpers/cleanup.ts";
 import { memoryLog } from "./helpers/log.ts";
 import { promtool } from "./helpers/prometheus.ts";
-import {
-  connect,
-  delay,
-  ended,
-  exchange,
-  readAll,
-  startServer,
-  type TestServer,
-  waitFor,
-  waitForAsync,
-} from "./helpers/net.ts";
+import { connect, delay, ended, exchange, readAll, waitFor, waitForAsync } from "./helpers/net.ts";
 
 const runtime = selectRuntime();
-const cleanups: (() => unknown)[] = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-});
-
-async function server(onSocket: (socket: net.Socket) => void): Promise<TestServer> {
-  const s = await startServer(onSocket);
-  cleanups.push(() => s.close());
-  return s;
-}
+const { cleanups, server } = cleanupAfter();
 
 const named = (name: string) => (socket: net.Socket) => void readAll(socket).then(() => socket.end(name), () => {});
 /** A backend that answers nothing and holds each connection open until its client ends it. */

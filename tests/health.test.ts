@@ -6,26 +6,18 @@
  * backend whose checks turned slow. With `workers = 2` (where the runtime has
  * workers) checks run once and every thread honours them.
  */
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type * as net from "node:net";
 import { type Sluice, startSluice } from "../src/compose.ts";
 import { loadObject } from "../src/config/load.ts";
 import { selectRuntime } from "../src/runtime/select.ts";
+import { cleanupAfter } from "./helpers/cleanup.ts";
 import { memoryLog } from "./helpers/log.ts";
 import { exchange, readAll, startServer, type TestServer, waitFor } from "./helpers/net.ts";
 
 const runtime = selectRuntime();
-const cleanups: (() => unknown)[] = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-});
-
-async function server(onSocket: (socket: net.Socket) => void): Promise<TestServer> {
-  const s = await startServer(onSocket);
-  cleanups.push(() => s.close());
-  return s;
-}
+const { cleanups, server } = cleanupAfter();
 
 /** A server on a given port (a backend coming back where it was). */
 async function serverOn(port: number, onSocket: (socket: net.Socket) => void): Promise<TestServer> {

@@ -6,7 +6,7 @@
  * transfer runs, with none refused and no byte lost. With `workers = 2` where
  * the runtime has workers.
  */
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -15,22 +15,14 @@ import type * as net from "node:net";
 import { type Sluice, startSluice } from "../src/compose.ts";
 import { loadObject, parseTomlDocument } from "../src/config/load.ts";
 import { selectRuntime } from "../src/runtime/select.ts";
+import { cleanupAfter } from "./helpers/cleanup.ts";
 import { memoryLog } from "./helpers/log.ts";
-import { connect, delay, exchange, freePort, readAll, startServer, type TestServer, waitFor } from "./helpers/net.ts";
+import { connect, delay, exchange, freePort, readAll, waitFor } from "./helpers/net.ts";
 import { startSluice as spawnSluice, tempFile } from "./helpers/spawn.ts";
 import { startUdpServer, udpClient } from "./helpers/udp.ts";
 
 const runtime = selectRuntime();
-const cleanups: (() => unknown)[] = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-});
-
-async function server(onSocket: (socket: net.Socket) => void): Promise<TestServer> {
-  const s = await startServer(onSocket);
-  cleanups.push(() => s.close());
-  return s;
-}
+const { cleanups, server } = cleanupAfter();
 
 /** A backend that answers its name to any request. */
 const named = (name: string) => (socket: net.Socket) => void readAll(socket).then(() => socket.end(name), () => {});
