@@ -82,7 +82,7 @@ export async function startSluice(
   const log = options.log ?? createLogger(runtime, config);
   const info = { version: VERSION, runtime: runtime.name, runtimeVersion: runtime.version };
   const collector = new Collector(info, runtime.clock);
-  const states = new StateBook();
+  const states = new StateBook(() => runtime.clock.now());
   const exhaustion = new Exhaustion(log, collector.total);
   const takeover = options.takeover === true;
   const serving = await startServing({ runtime, collector, states, exhaustion, log }, config, takeover);

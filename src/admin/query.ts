@@ -10,7 +10,17 @@ import type { SessionFilter } from "../stats/table-view.ts";
 /** The most sessions one list returns. */
 export const MAX_LIST = 1000;
 
-const KNOWN = ["limit", "source", "listener", "backend", "state", "protocol", "sort"];
+const KNOWN = [
+  "limit",
+  "source",
+  "client_contains",
+  "listener",
+  "backend",
+  "backend_contains",
+  "state",
+  "protocol",
+  "sort",
+];
 const STATES = ["connecting", "relaying", "closed"] as const;
 const PROTOCOLS = ["tcp", "udp"] as const;
 const SORTS = ["bytes", "duration"] as const;
@@ -55,8 +65,10 @@ export function connectionsQuery(
     limit: Number(raw),
     filter: {
       source: query.source,
+      clientContains: query.client_contains || undefined,
       listener: query.listener,
       backend: query.backend,
+      backendContains: query.backend_contains || undefined,
       state: state as SessionFilter["state"],
       protocol: protocol as SessionFilter["protocol"],
       sort: sort as SessionFilter["sort"],

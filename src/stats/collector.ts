@@ -39,6 +39,9 @@ export class Collector {
   private timer: unknown;
   /** Wall-clock ms of the last history sample; the newest point of every series is at this time. */
   lastSampleWall = 0;
+  /** Clients turned away in the last second, by reason (listener rejections and UDP drops), summed over listeners. */
+  refusedLastSecond: Record<string, number> = {};
+  private refusedSeen: Record<string, number> = {};
   /** Steps that bring counters up to date before they are read: live sessions' bytes, other threads' sums. */
   private readonly sources: (() => void)[] = [];
 
@@ -132,8 +135,22 @@ export class Collector {
   tick(): void {
     this.gather();
     if (this.history) { for (const [counters, history] of this.history) history.sample(counters); }
+    this.sampleRefusals();
     this.lastSampleWall = this.clock.wallNow();
     this.forgetRetired();
+  }
+
+  /** Per-reason refusals of the last second; a forgotten listener lowers the sum, so a drop counts as zero. */
+  private sampleRefusals(): void {
+    const sums: Record<string, number> = {};
+    for (const l of this.listenerCounters.values()) {
+      for (const [reason, n] of Object.entries(l.rejected)) sums[reason] = (sums[reason] ?? 0) + n;
+      for (const [reason, n] of Object.entries(l.dropped)) sums[reason] = (sums[reason] ?? 0) + n;
+    }
+    const rates: Record<string, number> = {};
+    for (const [reason, n] of Object.entries(sums)) rates[reason] = Math.max(0, n - (this.refusedSeen[reason] ?? n));
+    this.refusedLastSecond = rates;
+    this.refusedSeen = sums;
   }
 
   /** Forgets retired entities that nothing is active on any more (worker threads call it; they have no tick). */

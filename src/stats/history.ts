@@ -136,6 +136,10 @@ export type SeriesName = (typeof SERIES)[number];
 /** The history of one entity, sampled from its counters once a second. */
 export class TrafficHistory {
   readonly series: Readonly<Record<SeriesName, Series>>;
+  /** Most connections open at once in any sample since start or the last reset. */
+  peakActive = 0;
+  /** Most new connections in one second since start or the last reset. */
+  peakConnections = 0;
   private seen = { toUpstream: 0, toClient: 0, connections: 0, refused: 0, connected: 0, connectMs: 0 };
 
   constructor(day: { every: number; kept: number }) {
@@ -160,6 +164,8 @@ export class TrafficHistory {
     s.toClient.add(counters.toClient - seen.toClient);
     s.connections.add(connections);
     s.active.add(counters.active);
+    if (connections > this.peakConnections) this.peakConnections = connections;
+    if (counters.active > this.peakActive) this.peakActive = counters.active;
     s.refused.add(refused - seen.refused);
     s.connectMs.add(connected > 0 ? (counters.connectMs - seen.connectMs) / connected : 0);
     seen.toUpstream = counters.toUpstream;
@@ -173,6 +179,8 @@ export class TrafficHistory {
   /** Forgets every point; the next sample counts from the counters as they are then. */
   clear(): void {
     for (const name of SERIES) this.series[name].clear();
+    this.peakActive = 0;
+    this.peakConnections = 0;
   }
 
   /** Bytes of point storage. */

@@ -42,8 +42,12 @@ export interface TableJson {
 export interface SessionFilter {
   /** An IP address or CIDR block the client address must be in. */
   readonly source?: string;
+  /** Text the client address (`ip:port`) must contain, as typed into a filter box. */
+  readonly clientContains?: string;
   readonly listener?: string;
   readonly backend?: string;
+  /** Text the backend's name must contain, ignoring case. */
+  readonly backendContains?: string;
   readonly state?: SessionPhase;
   readonly protocol?: "tcp" | "udp";
   /** Live sessions with the most bytes, or the longest running, first (default: oldest first). */
@@ -54,8 +58,12 @@ export interface SessionFilter {
 function matcher(filter: SessionFilter): (s: SessionRecord) => boolean {
   const block = filter.source === undefined ? undefined : parseCidr(filter.source);
   const cidr = block?.ok ? block.value : undefined;
+  const client = filter.clientContains;
+  const backend = filter.backendContains?.toLowerCase();
   return (s) =>
     (cidr === undefined || cidrContains(cidr, s.client.host)) &&
+    (client === undefined || formatAddress(s.client).includes(client)) &&
+    (backend === undefined || (s.backendName ?? "").toLowerCase().includes(backend)) &&
     (filter.listener === undefined || s.listener.name === filter.listener) &&
     (filter.backend === undefined || s.backendName === filter.backend) &&
     (filter.state === undefined || s.phase === filter.state) &&

@@ -28,6 +28,8 @@ export interface LastCheck {
 export class BackendState {
   #health: Health = "up";
   #admin: AdminState = "enabled";
+  /** The operator input as of {@linkcode changedAt}: drain and disable both make a backend unusable. */
+  #shownAdmin: AdminState = "enabled";
   /**
    * May take new connections. Derived whenever an input changes, so a pick
    * reads one field per member.
@@ -49,9 +51,15 @@ export class BackendState {
   lastCheck: LastCheck | undefined;
   /** When the ejection ends (monotonic ms). Worker threads' ejections are mirrored with Infinity. */
   ejectedUntil = -Infinity;
+  /** When an input last changed what the backend may do (monotonic ms), for "time in state". */
+  changedAt: number;
+  private readonly now: () => number;
 
-  constructor(maxFails: number, failTimeoutMs: number) {
+  /** `now` is the monotonic clock that dates state changes. */
+  constructor(maxFails: number, failTimeoutMs: number, now: () => number = () => 0) {
     this.breaker = new Breaker(maxFails, failTimeoutMs);
+    this.now = now;
+    this.changedAt = now();
   }
 
   /** Active health input. */
@@ -82,8 +90,14 @@ export class BackendState {
   }
 
   private derive(): void {
+    const usable = this.usable;
+    const fallback = this.fallback;
     this.fallback = this.#admin === "enabled" && this.#health === "up";
     this.usable = this.fallback && !this.#ejected;
+    if (this.usable !== usable || this.fallback !== fallback || this.#admin !== this.#shownAdmin) {
+      this.#shownAdmin = this.#admin;
+      this.changedAt = this.now();
+    }
   }
 
   /** Records a failed connect; true when it ejected the backend. */
@@ -122,6 +136,18 @@ export class BackendState {
     if (this.ejected && now < this.ejectedUntil) return "ejected";
     return "up";
   }
+
+  /**
+   * Since when (monotonic ms) the shown state holds: the last input change,
+   * or the end of an ejection that ran out. A drained backend counts from
+   * the drain.
+   */
+  since(now: number): number {
+    if (this.ejected && now >= this.ejectedUntil && this.admin === "enabled" && this.health === "up") {
+      return Math.max(this.changedAt, this.ejectedUntil);
+    }
+    return this.changedAt;
+  }
 }
 
 /**
@@ -130,12 +156,18 @@ export class BackendState {
  */
 export class StateBook {
   private readonly states = new Map<string, BackendState>();
+  private readonly now: () => number;
+
+  /** `now` is the monotonic clock that dates state changes (see {@linkcode BackendState.since}). */
+  constructor(now: () => number = () => 0) {
+    this.now = now;
+  }
 
   /** The state of `backend` in `listener`'s pool, created on first use with the listener's breaker settings. */
   get(listener: string, backend: string, breaker: { maxFails: number; failTimeoutMs: number }): BackendState {
     const id = `${listener}\u0000${backend}`;
     let state = this.states.get(id);
-    if (!state) this.states.set(id, state = new BackendState(breaker.maxFails, breaker.failTimeoutMs));
+    if (!state) this.states.set(id, state = new BackendState(breaker.maxFails, breaker.failTimeoutMs, this.now));
     state.breaker.maxFails = breaker.maxFails;
     state.breaker.failTimeoutMs = breaker.failTimeoutMs;
     return state;

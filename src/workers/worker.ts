@@ -59,7 +59,7 @@ async function start(message: Extract<ToWorker, { type: "start" }>): Promise<voi
     workers: message.idSpace,
   });
   collector.addSource(() => sessions.foldAll());
-  const states = new StateBook();
+  const states = new StateBook(() => clock.now());
   const exhaustion = new Exhaustion(log, collector.total);
   const listeners = new Listeners({
     net: runtime.net,
