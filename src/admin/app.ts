@@ -10,7 +10,7 @@ import type { Logger } from "../log.ts";
 import type { Clock, HttpRequestInfo } from "../runtime/types.ts";
 import type { Collector } from "../stats/collector.ts";
 import type { SessionFilter, TableJson } from "../stats/table-view.ts";
-import { maskFormatted } from "../net/anonymize.ts";
+import { maskTable, maskTop } from "./masked.ts";
 import { formatAddress } from "../net/address.ts";
 import type { BoundListener } from "../proxy/listeners.ts";
 import { AdminGuard } from "./auth.ts";
@@ -24,11 +24,12 @@ import { connectionsQuery } from "./query.ts";
 import type { StateBook } from "../upstream/state.ts";
 import { renderMetrics } from "./metrics.ts";
 import { trafficView, type TrafficWindow, WINDOWS } from "./traffic.ts";
-import { statsView } from "./views.ts";
+import { type StatsView, statsView } from "./views.ts";
+import { PAGE_PATHS, pageRoutes } from "./page/routes.ts";
 
 /** Paths served, all read-only, for the 405 answer on other methods. */
 const GET_PATHS = [
-  "/",
+  ...PAGE_PATHS,
   "/healthz",
   "/api/v1/stats",
   "/api/v1/connections",
@@ -77,11 +78,7 @@ export interface AdminDeps {
 export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: HttpRequestInfo }> {
   const { collector, states, clock } = deps;
   // Filters matched the real addresses; what leaves is masked when asked.
-  const shown = (table: TableJson): TableJson => {
-    if (!deps.anonymize) return table;
-    const mask = (s: TableJson["live"][number]) => ({ ...s, client: maskFormatted(s.client) });
-    return { ...table, live: table.live.map(mask), recent: table.recent.map(mask) };
-  };
+  const shown = (table: TableJson): TableJson => (deps.anonymize ? maskTable(table) : table);
   const app = new Hono<{ Bindings: HttpRequestInfo }>();
   // First, so nothing below runs for a request the guard refuses (an unknown path too: 401/403 before 404).
   const guard = new AdminGuard({ admin: deps.admin, clock, log: deps.log, anonymize: deps.anonymize });
@@ -96,14 +93,29 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: HttpRequestInf
   });
   loginRoutes(app, guard);
 
-  app.get(
-    "/",
-    (c) =>
-      c.text(
-        `Sluice ${collector.info.version}\n\n/api/v1/stats\n/api/v1/connections?limit=N\n` +
-          `/api/v1/traffic?window=5m|1h|24h[&listener=NAME][&backend=NAME]\n/metrics\n/healthz\n`,
-      ),
-  );
+  /** The stats as the API shows them: bound addresses, weights, and counted from the last stats reset. */
+  const currentView = (): StatsView => {
+    collector.gather();
+    const bound = new Map((deps.addresses?.() ?? []).map((b) => [b.key, formatAddress(b.address)]));
+    const view = statsView(collector, states, clock.now(), bound, deps.control?.reloader.current);
+    return deps.baseline ? deps.baseline.apply(view) : view;
+  };
+
+  pageRoutes(app, {
+    collector,
+    guard,
+    view: currentView,
+    connections: async (limit, filter) => shown(await deps.connections(limit, filter)),
+    top: deps.top
+      ? async () => {
+        const view = await deps.top!("bytes", 10);
+        return deps.anonymize ? maskTop(view) : view;
+      }
+      : undefined,
+    reload: deps.control ? () => deps.control!.reloader : undefined,
+    control: deps.control !== undefined,
+    wallNow: () => clock.wallNow(),
+  });
 
   app.get("/healthz", (c) => {
     if (deps.draining?.()) return c.text("shutting down; draining connections\n", 503);
@@ -118,16 +130,14 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: HttpRequestInf
     if (format !== "json" && format !== "csv") {
       return c.json({ error: `format must be json or csv, got ${JSON.stringify(format)}` }, 400);
     }
-    collector.gather();
     if (format === "csv") {
+      collector.gather();
       return c.body(statsCsv(collector, states, clock.now()), 200, { "content-type": "text/csv; charset=utf-8" });
     }
-    const bound = new Map((deps.addresses?.() ?? []).map((b) => [b.key, formatAddress(b.address)]));
-    const view = statsView(collector, states, clock.now(), bound);
     const reloader = deps.control?.reloader;
     const baseline = deps.baseline;
     return c.json({
-      ...(baseline ? baseline.apply(view) : view),
+      ...currentView(),
       stats_reset_at: baseline?.resetAt === undefined ? null : new Date(baseline.resetAt).toISOString(),
       reload: reloader
         ? { last: reloader.last ?? null, success_total: reloader.counts.success, error_total: reloader.counts.error }
@@ -149,13 +159,7 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: HttpRequestInf
     }
     if (!deps.top) return c.json({ error: "top clients are not kept here" }, 404);
     const view = await deps.top(by, limit);
-    if (!deps.anonymize) return c.json(view);
-    // Masked after ranking: two clients of one /24 stay two rows, each with its own error bound.
-    const mask = (w: TopView["last_minute"]) => ({
-      ...w,
-      clients: w.clients.map((x) => ({ ...x, client: maskFormatted(x.client) })),
-    });
-    return c.json({ ...view, last_minute: mask(view.last_minute), since_start: mask(view.since_start) });
+    return c.json(deps.anonymize ? maskTop(view) : view);
   });
 
   app.get("/api/v1/connections", async (c) => {

@@ -20,10 +20,12 @@ export const LOGIN_PATHS: Readonly<Record<string, string>> = {
 // No script, no framing, no form posts elsewhere: the page has nothing to inject into or overlay.
 const PAGE_HEADERS = {
   "Content-Security-Policy":
-    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; " +
+    "base-uri 'none'",
   "X-Frame-Options": "DENY",
   "Cache-Control": "no-store",
-  "Referrer-Policy": "no-referrer",
+  // Not no-referrer: with it a browser sends "Origin: null" on the form's POST, which the guard refuses as cross-origin.
+  "Referrer-Policy": "same-origin",
 };
 
 const escapeHtml = (text: string) =>
@@ -34,7 +36,7 @@ function loginPage(options: { next: string; csrf: string; username?: string; err
   const error = options.error ? `<p class="error" role="alert">${escapeHtml(options.error)}</p>` : "";
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sluice: log in</title>
+<title>Sluice: log in</title><link rel="icon" href="data:,">
 <style>
 body{font:16px/1.4 system-ui,sans-serif;background:#f4f5f7;color:#1d2330;display:grid;place-items:center;min-height:100vh;margin:0}
 form{background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px #0002;width:min(20rem,90vw)}

@@ -33,8 +33,8 @@ export interface TrafficSeries {
   connect_ms: number[];
 }
 
-/** The newest `count` points of a series at the resolution the window needs. */
-function points(series: Series, window: TrafficWindow): { step: number; values: number[] } {
+/** The newest points of a series that fit the window, at the resolution the window needs (seconds or the day ring). */
+export function points(series: Series, window: TrafficWindow): { step: number; values: number[] } {
   const fine = window === "5m";
   const ring = fine ? series.seconds : series.day;
   const step = fine ? 1 : series.every;
