@@ -179,10 +179,12 @@ describe("renderLive", () => {
     const chart = html.lastIndexOf('id="chart-data"');
     assert.ok(chart > 0, "chart data present");
     const tagStart = html.lastIndexOf("<", chart);
-    assert.ok(html.slice(tagStart).startsWith('<script type="application/json"'));
+    assert.ok(html.slice(tagStart).startsWith('<div id="chart-data" hidden'));
     assert.equal(html.lastIndexOf("hx-swap-oob"), html.indexOf("hx-swap-oob", tagStart), "no OOB part after it");
-    assert.ok(html.trimEnd().endsWith("</script>"));
-    const json = html.slice(html.indexOf(">", chart) + 1, html.trimEnd().length - "</script>".length);
+    assert.ok(html.trimEnd().endsWith("</div>"));
+    const text = html.slice(html.indexOf(">", chart) + 1, html.trimEnd().length - "</div>".length);
+    assert.ok(!/[<>]/.test(text), "no markup inside the data");
+    const json = text.replaceAll("&lt;", "<").replaceAll("&gt;", ">").replaceAll("&amp;", "&");
     assert.doesNotThrow(() => JSON.parse(json));
   });
 });
