@@ -106,6 +106,8 @@ describe("format", () => {
     assert.equal(millis(0), "0.00 ms");
     assert.equal(millis(1.234), "1.23 ms");
     assert.equal(millis(12.4), "12 ms");
+    assert.equal(millis(9.999), "10 ms", 'no "10.00 ms" at the boundary');
+    assert.equal(bytes(1024 ** 6), "1024 PiB", "no exponent form past the largest unit");
     assert.equal(millis(250.6), "251 ms");
   });
 });

@@ -23,7 +23,8 @@ export function bytes(n: number): string {
     unit++;
   }
   if (unit === 0) return `${Math.round(value)} B`;
-  return `${value.toPrecision(3)} ${BYTE_UNITS[unit]}`;
+  // Past the largest unit, toPrecision would switch to exponent form.
+  return `${value >= 1000 ? Math.round(value) : value.toPrecision(3)} ${BYTE_UNITS[unit]}`;
 }
 
 /** Bytes per second. */
@@ -64,5 +65,6 @@ export function duration(seconds: number): string {
 
 /** Milliseconds, to two decimals below ten. */
 export function millis(ms: number): string {
-  return ms < 10 ? `${ms.toFixed(2)} ms` : `${Math.round(ms)} ms`;
+  // Below 9.995 two decimals still round under 10.
+  return ms < 9.995 ? `${ms.toFixed(2)} ms` : `${Math.round(ms)} ms`;
 }
