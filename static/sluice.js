@@ -12,6 +12,7 @@
   let again = false;
   let refreshes = 0;
   let kept = null;
+  let watchdog = 0;
 
   // ---- refresh loop: one request at a time, the next one scheduled when the last is done
 
@@ -23,6 +24,13 @@
     }
     busy = true;
     htmx.trigger(live, "sluice-refresh");
+    // Should htmx never send it (or never answer), the loop must not stop for good.
+    clearTimeout(watchdog);
+    watchdog = setTimeout(() => {
+      if (!busy) return;
+      busy = false;
+      schedule();
+    }, Math.max(30_000, every * 5));
   }
 
   function schedule() {
@@ -194,21 +202,21 @@
 
   body.addEventListener("htmx:beforeSwap", (event) => {
     if (event.detail.elt !== live) return;
-    // A number being typed in a row that is about to be replaced keeps what was typed.
-    const active = document.activeElement;
-    kept = active && active.id && active.tagName === "INPUT" && active.value !== active.defaultValue
-      ? { id: active.id, value: active.value }
-      : null;
+    // Numbers typed into rows about to be replaced keep what was typed, focused or not.
+    kept = [];
+    for (const input of document.querySelectorAll("#listeners input[id]")) {
+      if (input.value !== input.defaultValue) kept.push({ id: input.id, value: input.value });
+    }
   });
 
   /** After a refresh swapped its parts (synchronously, before this event): charts back in, typed text back. */
   function settle() {
     adopt();
-    if (kept) {
-      const input = document.getElementById(kept.id);
-      if (input) input.value = kept.value;
-      kept = null;
+    for (const { id, value } of kept ?? []) {
+      const input = document.getElementById(id);
+      if (input) input.value = value;
     }
+    kept = null;
   }
 
   body.addEventListener("htmx:afterRequest", (event) => {
@@ -220,6 +228,7 @@
     }
     if (elt === live) {
       busy = false;
+      clearTimeout(watchdog);
       if (event.detail.successful) {
         settle();
         body.dataset.refreshes = String(++refreshes);

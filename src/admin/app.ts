@@ -177,7 +177,7 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: HttpRequestInf
 
   app.get("/api/v1/traffic", (c) => {
     const window = c.req.query("window") ?? "5m";
-    if (!(window in WINDOWS)) {
+    if (!Object.hasOwn(WINDOWS, window)) {
       return c.json({
         error: `window must be one of ${Object.keys(WINDOWS).join(", ")}, got ${JSON.stringify(window)}`,
       }, 400);

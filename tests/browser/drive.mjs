@@ -90,7 +90,7 @@ async function pageScenario() {
     return page.locator("table.conns:not(.recent) tbody tr code").allTextContents();
   })();
   // Keyboard: focus a drain button, a refresh replaces its row, focus stays on the same button.
-  const drain = page.locator(`[id^="drain-"]`).first();
+  const drain = page.locator(`[id^="act-"]`).first();
   await drain.focus();
   const focusedId = await page.evaluate(() => document.activeElement.id);
   await waitRefreshes(page, 1);

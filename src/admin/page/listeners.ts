@@ -58,18 +58,21 @@ function actions(l: Listener, b: Backend, id: string, control: boolean) {
   if (!control) return html`<td data-label="Actions"><span class="muted">read-only</span></td>`;
   const url = backendUrl(l, b);
   const who = `${b.name} in ${l.name}`;
-  const button = (action: string, label: string) =>
+  // One id per slot whatever the label, so focus comes back to it when Drain turns into Enable.
+  const button = (slot: string, action: string, label: string) =>
     html`
-      <button type="button" id="${action}-${id}" class="act" hx-post="${url}/${action}" hx-swap="none"
-        data-action="${label} ${who}">${label}</button>
+      <button type="button" id="${slot}-${id}" class="act" hx-post="${url}/${action}" hx-swap="none"
+        data-action="${label} ${who}" aria-label="${label} ${who}">${label}</button>
     `;
   const enabled = b.state !== "disabled" && b.state !== "draining" && b.state !== "drained";
-  const buttons = enabled ? [button("drain", "Drain"), button("disable", "Disable")] : [button("enable", "Enable")];
+  const buttons = enabled
+    ? [button("act", "drain", "Drain"), button("act2", "disable", "Disable")]
+    : [button("act", "enable", "Enable")];
   const weight = b.weight === null ? "" : html`
     <form class="weight" hx-post="${url}/weight" hx-ext="sluice-json" hx-swap="none"
       data-action="Weight of ${who}">
     <label for="w-${id}" class="sr">Weight of ${who}</label><input id="w-${id}" name="weight:number" type="number" min="1" max="1000" required value="${b
-      .weight}" inputmode="numeric"><button type="submit" class="act">Set</button></form>
+      .weight}" inputmode="numeric"><button type="submit" id="set-${id}" class="act" aria-label="Set weight of ${who}">Set</button></form>
   `;
   return html`<td data-label="Actions" class="actions">${buttons}${weight}</td>`;
 }
@@ -135,7 +138,7 @@ function listenerBlock(l: Listener, wallNow: number, control: boolean) {
         l.key,
       )}" hx-swap="none"
         hx-confirm="Delete listener ${l.name} (${l.address ?? l.key})? Its connections are drained."
-        data-action="Delete listener ${l.name}">Delete</button>
+        data-action="Delete listener ${l.name}" aria-label="Delete listener ${l.name}">Delete</button>
     `
     : "";
   return html`

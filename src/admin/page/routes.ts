@@ -67,7 +67,7 @@ function pageQuery(query: Record<string, string>, known: readonly string[]): Que
     return { error: `unknown query parameter ${JSON.stringify(unknown)}; known: ${known.join(", ")}` };
   }
   const window = query.window ?? "5m";
-  if (!(window in WINDOWS)) {
+  if (!Object.hasOwn(WINDOWS, window)) {
     return { error: `window must be one of ${Object.keys(WINDOWS).join(", ")}, got ${JSON.stringify(window)}` };
   }
   const refresh = query.refresh === undefined ? DEFAULT_REFRESH : Number(query.refresh);
