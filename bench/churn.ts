@@ -1,5 +1,5 @@
 /**
- * `node --expose-gc --import tsx bench/churn.ts` (or `deno run -A --v8-flags=--expose-gc bench/churn.ts`,
+ * `node --expose-gc bench/churn.ts` (or `deno run -A --v8-flags=--expose-gc bench/churn.ts`,
  * `bun bench/churn.ts`): does Sluice keep anything per connection after the
  * connection is gone? Runs Sluice in this process in front of a small
  * backend, makes rounds of short connections, and after each round forces a

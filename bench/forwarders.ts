@@ -241,7 +241,7 @@ const runtimes = {
     file: string,
     args: string[],
     flags: string[] = [],
-  ) => [process.execPath, ...flags, "--import", "tsx", file, ...args],
+  ) => [process.execPath, ...flags, file, ...args],
   deno: (file: string, args: string[]) => [join(BIN, "deno"), "run", "-A", file, ...args],
   bun: (file: string, args: string[]) => [join(BIN, "bun"), file, ...args],
 };

@@ -2,7 +2,7 @@
  * Idle connections: opens N connections through Sluice to an echo backend,
  * leaves them idle, reports the proxy's RSS, then checks a sample still works.
  *
- *   node --import tsx bench/idle.ts [--runtime bun|deno|node] [--connections N] [--workers N]
+ *   node bench/idle.ts [--runtime bun|deno|node] [--connections N] [--workers N]
  *
  * The proxy holds two descriptors per connection; the backend runs in its own
  * process and the clients in this one, so each stays under the per-process limit.

@@ -1,7 +1,7 @@
 /**
  * `npm run bench:micro`: nanoseconds per call of the hot functions, so a
  * regression shows without a full run. Runs on any runtime:
- *   node --import tsx bench/micro.ts | deno run -A bench/micro.ts | bun bench/micro.ts
+ *   node bench/micro.ts | deno run -A bench/micro.ts | bun bench/micro.ts
  */
 import { BALANCER_NAMES, BALANCERS } from "../src/balance/registry.ts";
 import { hashKey } from "../src/balance/hash-key.ts";

@@ -3,7 +3,7 @@
  * (`/ui/live`) with one listener of 50 backends, 300 seconds of history and
  * 1,000 live sessions, and estimates the first load (static assets plus one
  * fragment, gzip-compressed) against its 120 KiB budget. Runs on any runtime:
- *   node --import tsx bench/page.ts | deno run -A bench/page.ts | bun bench/page.ts
+ *   node bench/page.ts | deno run -A bench/page.ts | bun bench/page.ts
  */
 import { gzipSync } from "node:zlib";
 import { AdminGuard } from "../src/admin/auth.ts";

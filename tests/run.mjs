@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * `npm test`: type-checks, lints, checks formatting, then runs the one test suite on Node, Deno and Bun
- * in turn. Test files are named explicitly (Node 20 finds no .ts files
- * otherwise). SLUICE_TEST_RUNTIMES=node,bun limits the runtimes.
+ * in turn. Node (>= 22.18) runs the .ts files with no loader; test files are
+ * named explicitly. SLUICE_TEST_RUNTIMES=node,bun limits the runtimes.
  */
 import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
@@ -24,8 +24,6 @@ const steps = [
     name: "node",
     argv: [
       process.execPath,
-      "--import",
-      "tsx",
       "--test",
       "--test-reporter=spec",
       "--test-concurrency=1",

@@ -24,7 +24,7 @@ export const runtimeName: "deno" | "bun" | "node" = (globalThis as { Deno?: unkn
 export function sluiceArgv(args: readonly string[]): string[] {
   if (runtimeName === "deno") return [process.execPath, "run", "-A", MOD, ...args];
   if (runtimeName === "bun") return [process.execPath, MOD, ...args];
-  return [process.execPath, "--import", "tsx", MOD, ...args];
+  return [process.execPath, MOD, ...args];
 }
 
 /** A running Sluice child process. */

@@ -8,7 +8,7 @@ import { projectModule } from "../_project.ts";
 import type { ThreadPort, WorkerChannel, WorkerHandle } from "../types.ts";
 
 function spawn(module: string): WorkerHandle {
-  // execArgv is inherited, so a worker started under `--import tsx` can load .ts too.
+  // Node strips the .ts types in workers as in the main thread (Node >= 22.18).
   const worker = new Worker(projectModule(module));
   return {
     postMessage: (message) => worker.postMessage(message),
