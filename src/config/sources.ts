@@ -39,6 +39,8 @@ export interface QuickListener {
 /** Where the configuration comes from. */
 export type ConfigSource = { type: "file"; path: string } | { type: "quick"; listener: QuickListener } | {
   type: "demo";
+  /** Where the demo listener binds instead of 127.0.0.1:8080. */
+  listen?: string;
 };
 
 /** A document as TOML would give it: nested plain objects. */
@@ -92,7 +94,7 @@ export async function loadSource(
     document = { listeners: [quickListener(source.listener)] };
   } else {
     origin = "demo";
-    document = demoDocument(context.demoBackends ?? []);
+    document = demoDocument(context.demoBackends ?? [], source.listen);
   }
   return loadDocument(document, overrides, context, origin);
 }
@@ -121,13 +123,13 @@ function quickListener(quick: QuickListener): Document {
   return listener;
 }
 
-/** The demo: one listener on 127.0.0.1:8080 in front of the built-in backends, weighted 1:1:2. */
-function demoDocument(backends: readonly string[]): Document {
+/** The demo: one listener (127.0.0.1:8080 unless given) in front of the built-in backends, weighted 1:1:2. */
+function demoDocument(backends: readonly string[], listen = "127.0.0.1:8080"): Document {
   return {
     drain_timeout: "2s",
     listeners: [{
       name: "demo",
-      listen: "127.0.0.1:8080",
+      listen,
       balance: "weighted",
       idle_timeout: "30s",
       backends: backends.map((address, i) => ({
