@@ -5,99 +5,16 @@
  * connections table, Drain drains (and the API agrees), focus survives a
  * refresh, a login is asked for when credentials are set, no console errors
  * or CSP violations, no horizontal scroll at 390 px, and screenshots at
- * desktop and phone width, light and dark. The soak (DOM nodes and JS heap
- * over 1,800 refreshes) runs on Node only: it measures the browser's side,
- * which the serving runtime does not change, and takes half a minute.
+ * desktop and phone width, light and dark. The soak is in
+ * `status-page-soak.test.ts`.
  */
 import { test } from "node:test";
-import process from "node:process";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import * as net from "node:net";
-import { fileURLToPath } from "node:url";
 import { hashPassword } from "../src/admin/password.ts";
-import { type Sluice, startSluice } from "../src/compose.ts";
-import { loadObject } from "../src/config/load.ts";
-import { formatAddress } from "../src/net/address.ts";
-import { selectRuntime } from "../src/runtime/select.ts";
-import { cleanupAfter } from "./helpers/cleanup.ts";
-import { memoryLog } from "./helpers/log.ts";
+import { pageHarness } from "./helpers/page.ts";
 import { runtimeName } from "./helpers/spawn.ts";
 
-const runtime = selectRuntime();
-const { cleanups, server } = cleanupAfter();
-const DRIVE = fileURLToPath(new URL("./browser/drive.mjs", import.meta.url));
-
-/** A backend that echoes what it gets. */
-const echo = (socket: net.Socket) => void socket.on("error", () => {}).pipe(socket);
-
-async function start(admin: Record<string, unknown> = {}): Promise<{ sluice: Sluice; base: string; proxy: number }> {
-  const a = await server(echo);
-  const b = await server(echo);
-  const document = {
-    admin: { listen: "127.0.0.1:0", ...admin },
-    drain_timeout: "1s",
-    listeners: [{
-      name: "web",
-      listen: "127.0.0.1:0",
-      backends: [{ address: `127.0.0.1:${a.port}`, name: "alpha" }, {
-        address: `127.0.0.1:${b.port}`,
-        name: "beta",
-        weight: 2,
-      }],
-    }],
-  };
-  const loaded = loadObject(document);
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
-  const sluice = await startSluice(runtime, loaded.config, { log: memoryLog().log, document });
-  cleanups.push(() => sluice.shutdown());
-  return {
-    sluice,
-    base: `http://${formatAddress(sluice.adminAddress!)}`,
-    proxy: sluice.listeners()[0].address.port,
-  };
-}
-
-/** Long-lived clients from distinct loopback addresses, each sending a little every 100 ms until cleanup. */
-function traffic(port: number, sources: string[]): void {
-  for (const localAddress of sources) {
-    const socket = net.connect({ host: "127.0.0.1", port, localAddress });
-    socket.on("error", () => {});
-    socket.resume();
-    const timer = setInterval(() => socket.write("x".repeat(512)), 100);
-    cleanups.push(() => {
-      clearInterval(timer);
-      socket.destroy();
-    });
-  }
-}
-
-/** What the driver saw: its JSON line, read field by field by the assertions. */
-// deno-lint-ignore no-explicit-any
-type Seen = Record<string, any>;
-
-/** Runs a scenario of the driver under Node; its one JSON line. */
-function drive(scenario: string, base: string, options: unknown, timeoutMs: number): Promise<Seen> {
-  const dir = mkdtempSync(join(tmpdir(), `sluice-page-${runtimeName}-`));
-  return new Promise((resolve, reject) => {
-    execFile(
-      "node",
-      [DRIVE, scenario, base, dir, JSON.stringify(options)],
-      { timeout: timeoutMs, maxBuffer: 8 << 20 },
-      (error, stdout, stderr) => {
-        const line = stdout.trim().split("\n").pop() ?? "";
-        try {
-          resolve(JSON.parse(line));
-        } catch {
-          reject(new Error(`driver failed: ${error?.message}\n${stdout}\n${stderr}`));
-        }
-      },
-    );
-  });
-}
+const { start, traffic, drive } = pageHarness();
 
 test(`status page in Chromium, served by ${runtimeName}: charts, refresh, filter, drain, CSP, phone width`, async () => {
   const { base, proxy } = await start();
@@ -137,24 +54,3 @@ test(`status page asks for a login when credentials are set (${runtimeName})`, a
   assert.deepEqual(seen.errors, []);
   assert.deepEqual(seen.csp, []);
 });
-
-test(
-  "status page: DOM nodes and JS heap stay flat over 1,800 refreshes",
-  { skip: runtimeName !== "node" || process.env.SLUICE_SOAK !== "1" },
-  async () => {
-    const { base, proxy } = await start();
-    traffic(proxy, ["127.0.0.2", "127.0.0.3"]);
-    const seen = await drive("soak", base, { refresh: 0.01, warm: 100, count: 1800 }, 300_000);
-    assert.equal(seen.ok, true, seen.error);
-    const { start: s, end: e } = seen;
-    console.log(
-      `soak: ${e.refreshes - s.refreshes} refreshes; DOM ${s.nodes} -> ${e.nodes} elements; ` +
-        `heap ${(s.heap / 1e6).toFixed(2)} -> ${(e.heap / 1e6).toFixed(2)} MB; ${seen.charts} charts`,
-    );
-    assert.ok(e.refreshes - s.refreshes >= 1800);
-    assert.ok(Math.abs(e.nodes - s.nodes) <= 20, `DOM elements ${s.nodes} -> ${e.nodes}`);
-    assert.ok(e.heap - s.heap < 2e6, `JS heap ${s.heap} -> ${e.heap}`);
-    assert.equal(seen.charts, 8, "one canvas per chart (2 total, 2 listener, 4 backend), none left behind");
-    assert.deepEqual(seen.errors, []);
-  },
-);
