@@ -16,6 +16,8 @@ import { fileURLToPath } from "node:url";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BIN = join(ROOT, "node_modules/.bin");
+/** Node 24 from npm, whichever runtime runs the harness (`deno task bench`, `bun run bench`). */
+export const NODE = join(BIN, "node");
 
 /** A forwarder listening on `port` in front of the target. */
 export interface Running {
@@ -241,7 +243,7 @@ const runtimes = {
     file: string,
     args: string[],
     flags: string[] = [],
-  ) => [process.execPath, ...flags, file, ...args],
+  ) => [NODE, ...flags, file, ...args],
   deno: (file: string, args: string[]) => [join(BIN, "deno"), "run", "-A", file, ...args],
   bun: (file: string, args: string[]) => [join(BIN, "bun"), file, ...args],
 };

@@ -11,7 +11,7 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import * as net from "node:net";
 import process from "node:process";
-import { freePort, ROOT, type RuntimeName, sluiceArgv, waitForPort } from "./forwarders.ts";
+import { freePort, NODE, ROOT, type RuntimeName, sluiceArgv, waitForPort } from "./forwarders.ts";
 import { treeRss } from "./procs.ts";
 
 const args = process.argv.slice(2);
@@ -39,7 +39,7 @@ if (count < wanted) {
 }
 
 const backendPort = await freePort();
-const backend = spawn(process.execPath, [
+const backend = spawn(NODE, [
   "-e",
   `
   let n = 0;

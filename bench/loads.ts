@@ -8,7 +8,7 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type ForwardMode, freePort, have, type Running, waitForPort } from "./forwarders.ts";
+import { type ForwardMode, freePort, have, NODE, type Running, waitForPort } from "./forwarders.ts";
 import { dnsperf } from "./udp.ts";
 import { spawn } from "node:child_process";
 import process from "node:process";
@@ -158,7 +158,7 @@ export async function startHttpBackend(): Promise<Running & { kind: string }> {
       },
     };
   }
-  const child = spawn(process.execPath, [
+  const child = spawn(NODE, [
     "-e",
     `require("http").createServer((q, s) => s.end("hello\\n")).listen(${port}, "127.0.0.1")`,
   ], { stdio: "ignore" });
