@@ -54,3 +54,24 @@ test(`status page asks for a login when credentials are set (${runtimeName})`, a
   assert.deepEqual(seen.errors, []);
   assert.deepEqual(seen.csp, []);
 });
+
+test(`status page refuses bad query parameters with a JSON reason, as the API does (${runtimeName})`, async () => {
+  const { base } = await start();
+  const checks: [string, RegExp][] = [
+    ["/?window=2d", /window must be one of 5m, 1h, 24h, got "2d"/],
+    ["/?window=toString", /window must be one of/],
+    ["/?refresh=-1", /refresh must be 0 \(off\) or seconds/],
+    ["/?refresh=1e3", /refresh must be 0 \(off\) or seconds/],
+    ["/?sauce=1", /unknown query parameter "sauce"/],
+    ["/ui/live?window=1d", /window must be one of/],
+    ["/ui/connections?sort=size", /sort must be one of bytes, duration, got "size"/],
+  ];
+  for (const [path, error] of checks) {
+    const response = await fetch(`${base}${path}`);
+    assert.equal(response.status, 400, path);
+    assert.match((await response.json()).error, error, path);
+  }
+  assert.equal((await fetch(`${base}/?window=1h&refresh=0`)).status, 200);
+  // The filter box is typed into: what is not an address or block filters by text, so it is no error.
+  assert.equal((await fetch(`${base}/ui/connections?sort=bytes&source=10.0.0.0/33`)).status, 200);
+});

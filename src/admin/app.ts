@@ -23,7 +23,7 @@ import { loginRoutes } from "./login.ts";
 import { connectionsQuery } from "./query.ts";
 import type { StateBook } from "../upstream/state.ts";
 import { renderMetrics } from "./metrics.ts";
-import { trafficView, type TrafficWindow, WINDOWS } from "./traffic.ts";
+import { parseWindow, trafficView } from "./traffic.ts";
 import { type StatsView, statsView } from "./views.ts";
 import { PAGE_PATHS, pageRoutes } from "./page/routes.ts";
 
@@ -176,15 +176,11 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: HttpRequestInf
   });
 
   app.get("/api/v1/traffic", (c) => {
-    const window = c.req.query("window") ?? "5m";
-    if (!Object.hasOwn(WINDOWS, window)) {
-      return c.json({
-        error: `window must be one of ${Object.keys(WINDOWS).join(", ")}, got ${JSON.stringify(window)}`,
-      }, 400);
-    }
+    const window = parseWindow(c.req.query("window"));
+    if (typeof window === "object") return c.json(window, 400);
     const listener = c.req.query("listener");
     const backend = c.req.query("backend");
-    const view = trafficView(collector, window as TrafficWindow, { listener, backend });
+    const view = trafficView(collector, window, { listener, backend });
     if ((listener !== undefined || backend !== undefined) && view.series.length === 0) {
       const what = backend !== undefined
         ? `backend ${JSON.stringify(backend)}`

@@ -23,9 +23,18 @@ const KNOWN = [
 ];
 const STATES = ["connecting", "relaying", "closed"] as const;
 const PROTOCOLS = ["tcp", "udp"] as const;
-const SORTS = ["bytes", "duration"] as const;
+/** How a connection table can be sorted. */
+export const SORTS = ["bytes", "duration"] as const;
 
-function oneOf<T extends string>(
+/**
+ * `value` if it is one of `allowed`, undefined if absent, or an error naming the parameter.
+ *
+ * @example
+ * ```ts
+ * oneOf("sort", "size", SORTS); // { error: 'sort must be one of bytes, duration, got "size"' }
+ * ```
+ */
+export function oneOf<T extends string>(
   name: string,
   value: string | undefined,
   allowed: readonly T[],

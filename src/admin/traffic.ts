@@ -15,6 +15,21 @@ export const WINDOWS = { "5m": 300, "1h": 3600, "24h": 86_400 } as const;
 /** One of {@linkcode WINDOWS}. */
 export type TrafficWindow = keyof typeof WINDOWS;
 
+/**
+ * Reads a `window` query parameter (default `5m`), or says what is wrong. An own key only: `toString` is no window.
+ *
+ * @example
+ * ```ts
+ * parseWindow("1h"); // "1h"
+ * parseWindow("2h"); // { error: 'window must be one of 5m, 1h, 24h, got "2h"' }
+ * ```
+ */
+export function parseWindow(raw: string | undefined): TrafficWindow | { error: string } {
+  const window = raw ?? "5m";
+  if (Object.hasOwn(WINDOWS, window)) return window as TrafficWindow;
+  return { error: `window must be one of ${Object.keys(WINDOWS).join(", ")}, got ${JSON.stringify(window)}` };
+}
+
 /** The series of one entity over a window. */
 export interface TrafficSeries {
   scope: "total" | "listener" | "backend";

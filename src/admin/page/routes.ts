@@ -15,7 +15,8 @@ import type { SessionFilter, TableJson } from "../../stats/table-view.ts";
 import type { Collector } from "../../stats/collector.ts";
 import type { HttpRequestInfo } from "../../runtime/types.ts";
 import type { AdminContext, AdminGuard } from "../auth.ts";
-import { type TrafficWindow, WINDOWS } from "../traffic.ts";
+import { parseWindow, type TrafficWindow } from "../traffic.ts";
+import { oneOf, SORTS } from "../query.ts";
 import type { StatsView } from "../views.ts";
 import { cards, type ReloadInfo } from "./cards.ts";
 import { chartData } from "./charts.ts";
@@ -66,19 +67,15 @@ function pageQuery(query: Record<string, string>, known: readonly string[]): Que
   if (unknown !== undefined) {
     return { error: `unknown query parameter ${JSON.stringify(unknown)}; known: ${known.join(", ")}` };
   }
-  const window = query.window ?? "5m";
-  if (!Object.hasOwn(WINDOWS, window)) {
-    return { error: `window must be one of ${Object.keys(WINDOWS).join(", ")}, got ${JSON.stringify(window)}` };
-  }
+  const window = parseWindow(query.window);
+  if (typeof window === "object") return window;
   const refresh = query.refresh === undefined ? DEFAULT_REFRESH : Number(query.refresh);
   if (!/^\d+(\.\d+)?$/.test(query.refresh ?? "2") || !(refresh === 0 || (refresh >= 0.01 && refresh <= 3600))) {
     return { error: `refresh must be 0 (off) or seconds from 0.01 to 3600, got ${JSON.stringify(query.refresh)}` };
   }
-  const sort = query.sort ?? "duration";
-  if (sort !== "duration" && sort !== "bytes") {
-    return { error: `sort must be duration or bytes, got ${JSON.stringify(sort)}` };
-  }
-  return { window: window as TrafficWindow, refreshMs: Math.round(refresh * 1000), filter: filterOf(query, sort) };
+  const sort = oneOf("sort", query.sort, SORTS) ?? "duration";
+  if (typeof sort === "object") return sort;
+  return { window, refreshMs: Math.round(refresh * 1000), filter: filterOf(query, sort) };
 }
 
 /** As typed: an address or block filters by CIDR, anything else by the text the client address contains. */
