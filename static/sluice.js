@@ -46,6 +46,8 @@
   // ---- charts: created once per key, moved into each new placeholder, destroyed when their entity goes
 
   const charts = new Map();
+  /** Each big chart's ResizeObserver, so that it follows the chart into a new placeholder and ends with it. */
+  const sizers = new Map();
   const palette = {};
   const dark = matchMedia("(prefers-color-scheme: dark)");
 
@@ -113,7 +115,14 @@
       series,
     };
     const chart = new uPlot(options, data, el);
-    if (big) new ResizeObserver(() => chart.setSize({ width: el.clientWidth, height: 150 })).observe(el);
+    if (big) {
+      // Watches the chart's current placeholder: each swap brings a new one (see adopt), the old is let go.
+      const sizer = new ResizeObserver((entries) =>
+        chart.setSize({ width: entries[0].target.clientWidth, height: 150 })
+      );
+      sizer.observe(el);
+      sizers.set(chart, sizer);
+    }
     return chart;
   }
 
@@ -142,12 +151,18 @@
         chart = make(el, kind, cols);
         charts.set(key, chart);
       } else {
-        if (chart.root.parentNode !== el) el.replaceChildren(chart.root);
+        if (chart.root.parentNode !== el) {
+          el.replaceChildren(chart.root);
+          sizers.get(chart)?.disconnect();
+          sizers.get(chart)?.observe(el);
+        }
         chart.setData(cols);
       }
     }
     for (const [key, chart] of charts) {
       if (!seen.has(key)) {
+        sizers.get(chart)?.disconnect();
+        sizers.delete(chart);
         chart.destroy();
         charts.delete(key);
       }
