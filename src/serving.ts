@@ -177,7 +177,8 @@ export async function startServing(deps: ServingDeps, config: Config, takeover: 
   if (net.supportsReusePort && !takeover) await ensureFree(net, tcp);
   if (config.workers <= 1) return await serveHere(deps, config);
   if (!net.supportsReusePort) {
-    // Node 20 has no SO_REUSEPORT and worker threads cannot share a listening socket.
+    // Worker threads cannot share one listening socket: without SO_REUSEPORT (Node before 22.12, macOS,
+    // Windows) each would fail to bind, so this thread serves alone.
     log.warn("workers.unsupported", {
       workers: config.workers,
       runtime: runtime.name,

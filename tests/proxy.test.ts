@@ -11,6 +11,7 @@ import { loadObject } from "../src/config/load.ts";
 import { memoryLog } from "./helpers/log.ts";
 import { promtool } from "./helpers/prometheus.ts";
 import { selectRuntime } from "../src/runtime/select.ts";
+import type { Runtime } from "../src/runtime/types.ts";
 import {
   closed,
   connect,
@@ -34,6 +35,7 @@ async function startProxy(
   backends: number[],
   listener: Record<string, unknown> = {},
   top: Record<string, unknown> = {},
+  on: Runtime = runtime,
 ) {
   const loaded = loadObject({
     admin: { listen: "127.0.0.1:0" },
@@ -47,7 +49,7 @@ async function startProxy(
   });
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
   const memory = memoryLog();
-  const sluice = await startSluice(runtime, loaded.config, { log: memory.log });
+  const sluice = await startSluice(on, loaded.config, { log: memory.log });
   return { sluice, port: sluice.listeners()[0].address.port, ...memory };
 }
 
@@ -479,4 +481,16 @@ describe(`workers on ${runtime.name}`, () => {
       }
     },
   );
+
+  test("workers = 2 where the runtime cannot share a port warns and serves on this thread", async () => {
+    // Every runtime of the suite shares ports on Linux, so the fallback (Node before 22.12, macOS) is asked for.
+    const alone: Runtime = { ...runtime, net: { ...runtime.net, supportsReusePort: false } };
+    const b = await backend(replyAfterRequest("ok"));
+    const { sluice, port, events } = await proxy([b.port], {}, { workers: 2 }, alone);
+    for (let i = 0; i < 5; i++) assert.equal(await exchange(port, "hi"), "ok");
+    assert.deepEqual(events("workers.unsupported").map((e) => e.workers), [2]);
+    assert.equal(events("workers.start").length, 0);
+    sluice.collector.gather();
+    assert.equal(listenerOf(sluice).connections, 5);
+  });
 });

@@ -5,6 +5,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type * as net from "node:net";
+import process from "node:process";
 import { selectRuntime } from "../src/runtime/select.ts";
 import type { Relay, RelayResult, RelayTally, TcpListener } from "../src/runtime/types.ts";
 import {
@@ -209,6 +210,38 @@ describe(`relay on ${runtime.name}`, () => {
         return true;
       },
     );
+  });
+
+  test("reusePort shares a TCP port, spreading connections, where supportsReusePort says so", async () => {
+    // Workers and --takeover depend on it, and their tests follow supportsReusePort: a probe that wrongly said
+    // no would quietly turn them into one-thread tests. On Linux every runtime here shares a port (Node from
+    // 22.12 / 23.1, older than the type stripping the suite needs).
+    if (process.platform === "linux") assert.equal(runtime.net.supportsReusePort, true);
+    // Elsewhere the option may not even be asked for (Deno without the `net` flag ends the process).
+    if (!runtime.net.supportsReusePort) return;
+    const counts = [0, 0];
+    const accept = (i: number) => (conn: { abort(): void }) => {
+      counts[i]++;
+      conn.abort();
+    };
+    const first = await runtime.net.listenTcp({ host: "127.0.0.1", port: 0, reusePort: true }, accept(0));
+    const port = first.address.port;
+    try {
+      const second = await runtime.net.listenTcp({ host: "127.0.0.1", port, reusePort: true }, accept(1));
+      try {
+        for (let i = 0; i < 32; i++) {
+          const client = await connect(port);
+          client.on("error", () => {});
+          client.destroy();
+        }
+        assert.ok(await waitFor(() => counts[0] + counts[1] === 32), `only ${counts} of 32 connections accepted`);
+        assert.ok(counts[0] > 0 && counts[1] > 0, `connections were not spread: ${counts}`);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await first.close();
+    }
   });
 
   test("abort() closes both sides at once and reports aborted", async () => {

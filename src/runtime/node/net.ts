@@ -12,6 +12,7 @@ import type { ConnectTcpOptions, ListenTcpOptions, NetPort, TcpListener } from "
 import { NodeConnection, onSocketError, PENDING, type RelayedSocket } from "./connection.ts";
 import { probeTcp, probeUdp } from "./probe.ts";
 import { NodeRelay } from "./relay.ts";
+import { reusePort } from "./reuse-port.ts";
 import { connectUdp, listenUdp } from "./udp.ts";
 
 async function listenTcp(
@@ -29,7 +30,10 @@ async function listenTcp(
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", (error) => reject(listenError(options, error)));
-    server.listen({ host: options.host, port: options.port, backlog: 4096 }, () => resolve());
+    server.listen(
+      { host: options.host, port: options.port, backlog: 4096, reusePort: options.reusePort === true },
+      () => resolve(),
+    );
   });
   // Accept-time errors (EMFILE) must not crash the process; the server keeps listening.
   server.on("error", (error) => options.onError?.(errorText(error)));
@@ -87,13 +91,21 @@ function onConnected(this: RelayedSocket): void {
   pending.resolve(new NodeConnection(this));
 }
 
-/** Node sockets. Node 20 has no working `reusePort`, for TCP or for datagram sockets. */
+/**
+ * Node sockets. Whether `reusePort` shares a port (Node >= 22.12 / 23.1 on Linux and a few BSDs) is what
+ * `reuse-port.ts` found by binding twice; getters, because that probe finishes after this module loads.
+ */
 export const nodeNet: NetPort<NodeConnection> = {
-  supportsReusePort: false,
+  get supportsReusePort() {
+    return reusePort.tcp;
+  },
   listenTcp,
   connectTcp: (options) => new PendingConnect(options).promise,
   relayTcp: (client, upstream, tally) => new NodeRelay(client, upstream, tally),
-  supportsUdpReusePort: false,
+  // Checked on Node 24: two sockets share a datagram port and the kernel spreads senders over both.
+  get supportsUdpReusePort() {
+    return reusePort.udp;
+  },
   listenUdp,
   connectUdp,
   probeTcp,

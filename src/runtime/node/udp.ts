@@ -59,15 +59,16 @@ class NodeUdpListener implements UdpListener {
 }
 
 /**
- * Binds a `node:dgram` socket of the host's family. Node 20 ignores
- * `reusePort` for datagram sockets (a second bind fails), so it is not asked for.
+ * Binds a `node:dgram` socket of the host's family, with `SO_REUSEPORT` when
+ * asked (only where `reuse-port.ts` found it shares the port: Node before
+ * 22.12 drops the option, and a second bind then fails).
  */
 export async function listenUdp(
   options: ListenUdpOptions,
   onDatagram: (data: Uint8Array, from: SocketAddress) => void,
 ): Promise<UdpListener> {
   const ipv6 = isIpv6Host(options.host);
-  const socket = dgram.createSocket({ type: socketType(options.host) });
+  const socket = dgram.createSocket({ type: socketType(options.host), reusePort: options.reusePort === true });
   await new Promise<void>((resolve, reject) => {
     const onBindError = (error: Error) => {
       closeSocket(socket);
