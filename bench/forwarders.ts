@@ -149,6 +149,21 @@ export interface LaunchOptions {
   scratch?: string;
   /** More to say after a load (Sluice's counters); joined to the log scan. */
   report?: () => Promise<string | undefined>;
+  /**
+   * A line the forwarder's standard error must also show before it is ready: with worker threads the port
+   * answers once the first thread has bound it, and on Node the next one starts most of a second later.
+   */
+  readyLog?: RegExp;
+}
+
+/** Waits until `file` has a line matching `pattern`. */
+async function waitForLog(file: string, pattern: RegExp, timeoutMs: number, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(readFileSync(file, "utf8"))) {
+    if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
+    if (Date.now() > deadline) throw new Error(`no ${pattern} in its log after ${timeoutMs}ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }
 
 /** Lines of a log that look like trouble: Sluice's `warn`/`error` level, nginx's `[error]` and worse. */
@@ -191,6 +206,7 @@ async function launch(argv: string[], port: number, options: LaunchOptions = {})
   try {
     if (options.ready === "dns") await waitForDns(port, 15_000, child);
     else await waitForPort(port, 15_000, child);
+    if (options.readyLog) await waitForLog(logFile, options.readyLog, 15_000, child);
   } catch (error) {
     try {
       process.kill(-child.pid!, "SIGKILL");
@@ -287,6 +303,8 @@ const tomlString = (text: string) => JSON.stringify(text);
  */
 export function sluice(runtime: RuntimeName, workers = 1, root?: { dir: string; label: string }): Forwarder {
   const base = root ? `${root.label}-${runtime}` : `sluice-${runtime}`;
+  // Every thread listening, not only the first (a checkout without workers on this runtime says unsupported).
+  const readyLog = workers > 1 ? /workers\.(start|unsupported)/ : undefined;
   return {
     name: workers > 1 ? `${base} ×${workers}` : base,
     // The baseline checkout may predate UDP.
@@ -319,6 +337,7 @@ export function sluice(runtime: RuntimeName, workers = 1, root?: { dir: string; 
         return launch(sluiceArgv(runtime, ["-c", config], root?.dir), port, {
           cwd: root?.dir,
           ready: "dns",
+          readyLog,
           scratch,
           report: () => sluiceUdpCounters(admin),
         });
@@ -335,6 +354,7 @@ export function sluice(runtime: RuntimeName, workers = 1, root?: { dir: string; 
       return launch(sluiceArgv(runtime, args, root?.dir), port, {
         cwd: root?.dir,
         ready: mode.protocol === "udp" ? "dns" : "tcp",
+        readyLog,
         report: mode.protocol === "udp" ? () => sluiceUdpCounters(admin) : undefined,
       });
     },
@@ -380,6 +400,7 @@ export function baselineForwarders(dir: string): Forwarder[] {
     sluice("deno", 1, root),
     sluice("deno", 2, root),
     sluice("node", 1, root),
+    sluice("node", 2, root),
   ];
 }
 
@@ -524,6 +545,7 @@ export const FORWARDERS: Forwarder[] = [
   sluice("deno"),
   sluice("deno", 2),
   sluice("node"),
+  sluice("node", 2),
   sluiceWithHealth("bun"),
   sluiceBinary(),
   pipe("bun"),

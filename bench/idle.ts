@@ -69,6 +69,8 @@ const [command, ...rest] = sluiceArgv(runtime, [
 ]);
 const proxy = spawn(command, rest, { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
 await waitForPort(port);
+// The admin server starts once every listener thread has: the port answers as soon as the first one binds it.
+await waitForPort(admin);
 await new Promise((r) => setTimeout(r, 500));
 const baseline = treeRss(proxy.pid!);
 
