@@ -139,7 +139,7 @@ export async function startSluice(
       clock: runtime.clock,
       file,
       overrides: options.overrides,
-      localHosts: runtime.host.localAddresses(),
+      localHosts: () => runtime.host.localAddresses(),
     },
     { document: options.document, fileText: options.fileText },
   );

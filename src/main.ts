@@ -42,9 +42,16 @@ export async function main(runtime: Runtime): Promise<number> {
 
   let demo: Demo | undefined;
   if (command.source.type === "demo" && command.kind === "run") demo = await startDemo(runtime);
+  const localHosts = runtime.host.localAddresses();
+  if (localHosts.length === 0) {
+    runtime.host.writeErr(
+      "warning: this host will not list its interface addresses; a backend on one of them that loops back to a " +
+        "listener is not caught (loopback and wildcard addresses still are)\n",
+    );
+  }
   const loaded = await loadSource(command.source, overrides, {
     readTextFile: runtime.host.readTextFile,
-    localHosts: runtime.host.localAddresses(),
+    localHosts,
     // --validate --demo checks the demo's shape without starting its backends.
     demoBackends: demo?.backends ?? ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"],
   });

@@ -7,6 +7,8 @@ import { parseDuration } from "../src/config/duration.ts";
 import { formatIssue, loadToml } from "../src/config/load.ts";
 import { loadSource } from "../src/config/sources.ts";
 import { formatAddress, isIPv6, parseAddress } from "../src/net/address.ts";
+import { listedOrNone } from "../src/runtime/_address.ts";
+import { selectRuntime } from "../src/runtime/select.ts";
 
 /** Messages of a TOML document that must fail, as `path: message`. */
 function errors(toml: string): string[] {
@@ -312,6 +314,16 @@ describe("self loops", () => {
     const r = loadToml(`[[listeners]]\nlisten = "${listen}"\nbackends = [{ address = "${backend}" }]`, { localHosts });
     return r.ok ? [] : r.issues.map((i) => `${i.path}: ${i.message}`);
   };
+
+  test("this host's addresses include loopback, and a host that will not list them gives none, not a crash", () => {
+    assert.ok(selectRuntime().host.localAddresses().includes("127.0.0.1"));
+    const refused = () => {
+      throw new Error("netlink: operation not permitted");
+    };
+    assert.deepEqual(listedOrNone(refused), []);
+    // Without them the check still catches loopback.
+    assert.equal(loops("0.0.0.0:7000", "127.0.0.5:7000", listedOrNone(refused)).length, 1);
+  });
 
   test("a backend equal to the proxy's own listen address is refused, naming both", () => {
     assert.deepEqual(loops("127.0.0.1:7000", "127.0.0.1:7000"), [

@@ -61,8 +61,8 @@ export interface ReloaderDeps {
   readonly file?: ConfigFile;
   /** Command-line settings that win over the file, on every reload too. */
   readonly overrides?: Overrides;
-  /** This machine's addresses, for the self-loop check. */
-  readonly localHosts?: readonly string[];
+  /** This machine's addresses, for the self-loop check: asked at each reload, since interfaces come and go. */
+  readonly localHosts?: () => readonly string[];
 }
 
 /** Counts by result, for `sluice_config_reloads_total`. */
@@ -186,7 +186,7 @@ export class Reloader {
       }
     }
     const origin = file?.path ?? "document";
-    const loaded = loadDocument(document, this.deps.overrides ?? {}, { localHosts: this.deps.localHosts }, origin);
+    const loaded = loadDocument(document, this.deps.overrides ?? {}, { localHosts: this.deps.localHosts?.() }, origin);
     if (!loaded.ok) return this.invalid(source, loaded.issues);
     for (const warning of loaded.warnings) log.warn("config.warning", { message: formatIssue(origin, warning) });
     let plan: Plan;

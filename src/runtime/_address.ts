@@ -34,3 +34,20 @@ export function socketAddress(host: string | undefined, port: number | undefined
 export function interfaceAddresses(interfaces: Record<string, { address: string }[] | undefined>): string[] {
   return Object.values(interfaces).flatMap((list) => (list ?? []).map((i) => normalizeIp(i.address)));
 }
+
+/**
+ * The addresses `list` finds, or none where the host will not tell (netlink blocked by a seccomp filter or a
+ * sandbox): the self-loop check then sees loopback and wildcard addresses only, which is better than not starting.
+ *
+ * @example
+ * ```ts
+ * listedOrNone(() => interfaceAddresses(networkInterfaces())); // ["127.0.0.1", "::1", …] or []
+ * ```
+ */
+export function listedOrNone(list: () => string[]): string[] {
+  try {
+    return list();
+  } catch {
+    return [];
+  }
+}

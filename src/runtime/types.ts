@@ -340,7 +340,7 @@ export interface HostPort {
   readonly pid: number;
   /** Sends `signal` to process `pid`; false when there is no such process. */
   kill(pid: number, signal: SignalName): boolean;
-  /** Every address of this machine's network interfaces (loopback included), for loop checks. */
+  /** Every address of this machine's network interfaces (loopback included), for loop checks; [] where the host will not list them. */
   localAddresses(): string[];
   /** Registers a signal handler; returns a function that removes it. */
   onSignal(signal: SignalName, handler: () => void): () => void;

@@ -5,7 +5,7 @@
  */
 import { rename, rm } from "node:fs/promises";
 import { networkInterfaces } from "node:os";
-import { interfaceAddresses } from "../_address.ts";
+import { interfaceAddresses, listedOrNone } from "../_address.ts";
 import { fileKind, fileMode, listFiles, makeDir, readStdin, realPath, watchDir, writeTextFile } from "../_files.ts";
 import { signalProcess } from "../_errors.ts";
 import type { HostPort, SignalName } from "../types.ts";
@@ -43,7 +43,7 @@ export function createBunHost(): HostPort {
     readStdin: () => readStdin(proc.stdin),
     pid: proc.pid,
     kill: (pid, signal) => signalProcess((p, s) => proc.kill(p, s), pid, signal),
-    localAddresses: () => interfaceAddresses(networkInterfaces()),
+    localAddresses: () => listedOrNone(() => interfaceAddresses(networkInterfaces())),
     onSignal(signal: SignalName, handler: () => void) {
       proc.on(signal, handler);
       return () => proc.off(signal, handler);

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { listedOrNone } from "../_address.ts";
 import { signalProcess } from "../_errors.ts";
 import type { HostPort, SignalName } from "../types.ts";
 
@@ -65,7 +66,7 @@ export function createDenoHost(): HostPort {
     readStdin: () => new Response(Deno.stdin.readable).text(),
     pid: Deno.pid,
     kill: (pid, signal) => signalProcess((p, s) => Deno.kill(p, s), pid, signal),
-    localAddresses: () => Deno.networkInterfaces().map((i) => i.address),
+    localAddresses: () => listedOrNone(() => Deno.networkInterfaces().map((i) => i.address)),
     onSignal(signal: SignalName, handler: () => void) {
       Deno.addSignalListener(signal, handler);
       return () => Deno.removeSignalListener(signal, handler);

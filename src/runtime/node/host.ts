@@ -6,7 +6,7 @@
 import process from "node:process";
 import { readFile, rename, rm } from "node:fs/promises";
 import { networkInterfaces } from "node:os";
-import { interfaceAddresses } from "../_address.ts";
+import { interfaceAddresses, listedOrNone } from "../_address.ts";
 import { fileKind, fileMode, listFiles, makeDir, readStdin, realPath, watchDir, writeTextFile } from "../_files.ts";
 import { signalProcess } from "../_errors.ts";
 import type { HostPort, SignalName } from "../types.ts";
@@ -28,7 +28,7 @@ export const nodeHost: HostPort = {
   readStdin: () => readStdin(process.stdin),
   pid: process.pid,
   kill: (pid, signal) => signalProcess((p, s) => process.kill(p, s), pid, signal),
-  localAddresses: () => interfaceAddresses(networkInterfaces()),
+  localAddresses: () => listedOrNone(() => interfaceAddresses(networkInterfaces())),
   onSignal(signal: SignalName, handler: () => void) {
     process.on(signal, handler);
     return () => void process.off(signal, handler);
