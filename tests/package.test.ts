@@ -5,18 +5,17 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { exchange, replyAfterRequest, startServer } from "./helpers/net.ts";
+import { forwardsWithTwoWorkers } from "./helpers/forward.ts";
 import { runtimeName } from "./helpers/spawn.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const VERSION: string = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;
-const LISTENING = /listener\.start listener=\S+ address=127\.0\.0\.1:(\d+)/g;
 
 /** npm and the bin's `env node` find this checkout's Node first, as under `npm test`. */
 const ENV = { ...process.env, PATH: `${join(ROOT, "node_modules/.bin")}:${process.env.PATH}`, NO_COLOR: "1" };
@@ -83,37 +82,16 @@ describe("npm package", { skip: runtimeName !== "node" ? "packed and tested once
   test("installed globally, `sluice` forwards bytes with two worker threads and exits 0 on SIGTERM", async () => {
     const prefix = join(dir, "global");
     await run("npm", ["install", "-g", "--prefix", prefix, "--offline", "--no-audit", "--no-fund", tarball], dir);
-    const backend = await startServer(replyAfterRequest("pong"));
-    const child = spawn(
-      join(prefix, "bin/sluice"),
-      ["127.0.0.1:0", `127.0.0.1:${backend.port}`, "--admin", "off", "--workers", "2"],
-      { cwd: dir, env: ENV, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let stderr = "";
-    child.stderr!.on("data", (d: Buffer) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    try {
-      const deadline = Date.now() + 15_000;
-      const listening = () => [...stderr.matchAll(LISTENING)].map((m) => Number(m[1]));
-      const shared = () => /workers\.start workers=2/.test(stderr) && listening().length >= 2;
-      const single = () => /workers\.unsupported/.test(stderr) && listening().length >= 1;
-      while (!shared() && !single()) {
-        assert.ok(Date.now() < deadline, `the installed sluice did not start; stderr:\n${stderr}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      const ports = listening();
-      // The worker threads are a second file of the bundle: they start only if the bundle finds it.
-      assert.ok(shared(), `both worker threads listen; stderr:\n${stderr}`);
-      assert.equal(ports[0], ports[1], "on the same port");
-      for (let i = 0; i < 10; i++) assert.equal(await exchange(ports[0], "ping"), "pong");
-      const cmdline = readFileSync(`/proc/${child.pid}/cmdline`, "utf8").split("\0");
-      assert.ok(cmdline.includes("--initial-old-space-size=64"), `node runs with the heap flag: ${cmdline.join(" ")}`);
-      process.kill(child.pid!, "SIGTERM");
-      assert.equal(await exited, 0);
-      assert.match(stderr, /shutdown\.done/);
-    } finally {
-      if (child.exitCode === null) child.kill("SIGKILL");
-      await backend.close();
-    }
+    await forwardsWithTwoWorkers(join(prefix, "bin/sluice"), {
+      cwd: dir,
+      env: ENV,
+      whileRunning(pid) {
+        const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+        assert.ok(
+          cmdline.includes("--initial-old-space-size=64"),
+          `node runs with the heap flag: ${cmdline.join(" ")}`,
+        );
+      },
+    });
   });
 });
