@@ -139,6 +139,13 @@ for (const workers of [1, 2]) {
         assert.equal(await exchange(port, "x"), "b", "no new connection goes to a draining backend");
       }
       assert.equal(a.sockets.size, held, "the live connections are kept");
+      // /metrics tells an operator's drain from a failed check: one state series is 1, the others 0.
+      const metrics = await (await s.call("GET", "/metrics")).text();
+      const states = [
+        ...metrics.matchAll(/^sluice_upstream_state\{listener="web",backend="a",state="(\w+)"\} (\d)$/gm),
+      ];
+      assert.deepEqual(states.filter((m) => m[2] === "1").map((m) => m[1]), ["draining"]);
+      assert.equal(states.length, 6, "a series per state");
 
       for (const client of clients) client.destroy();
       assert.ok(

@@ -168,7 +168,10 @@ for (const workers of workerCases) {
       assert.equal(sluice.config.listeners[0].backends.length, 1, "the pool is unchanged");
       assert.deepEqual(await answers(port, 3), ["a", "a", "a"]);
       assert.equal(sluice.reloader.counts.error, 1);
+      assert.equal(sluice.reloader.counts.lastOk, false, "sluice_config_last_reload_successful reads 0");
       assert.ok(events("config.reload").some((l) => l.result === "error"));
+      assert.equal((await sluice.reloader.applyDocument(base, "api", false)).ok, true);
+      assert.equal(sluice.reloader.counts.lastOk, true, "and 1 again after a reload that succeeds");
     });
 
     test("an invalid document is refused with its key path; the old config keeps running", async () => {

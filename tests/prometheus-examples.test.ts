@@ -187,7 +187,11 @@ function dashboardQueries(dashboard: Dashboard): { where: string; expr: string }
 const EXPECTED: Record<string, { label: string; present: string[]; absent: string[] }> = {
   SluiceDown: { label: "instance", present: ["<dead>"], absent: ["<admin>"] },
   SluiceNoHealthyBackend: { label: "listener", present: ["dead", "dns-dead"], absent: ["web", "dns", "passive"] },
-  SluiceBackendDown: { label: "backend", present: ["app-2", "gone", "silent"], absent: ["app-1", "echo", "steady"] },
+  SluiceBackendDown: {
+    label: "backend",
+    present: ["app-2", "gone", "silent"],
+    absent: ["app-1", "echo", "steady", "resting"],
+  },
   SluicePoolDegraded: { label: "listener", present: ["web"], absent: ["dead", "dns", "passive"] },
   SluiceRejectingClients: { label: "listener", present: ["web", "dead"], absent: ["passive", "dns"] },
   SluiceConnectionLimitReached: { label: "listener", present: ["web"], absent: ["dead", "passive"] },
@@ -225,6 +229,7 @@ describe(`Prometheus rules and Grafana dashboard against Sluice on ${runtimeName
 
     // Backends: one that answers, closed ports, one whose port comes and goes, a UDP echo, a silent UDP port.
     const web = await server(httpOk);
+    const spare = await server(httpOk);
     const [closedWeb, closedDead, closedFlaky, closedUdp, deadTarget] = await Promise.all(
       Array.from({ length: 5 }, () => freePort()),
     );
@@ -248,7 +253,7 @@ describe(`Prometheus rules and Grafana dashboard against Sluice on ${runtimeName
       `[[listeners]]\nname = "web"\nlisten = "127.0.0.1:0"\nbalance = "least-conn"\nmax_connections = 2`,
       `health = { type = "http", path = "/healthz", ${check} }`,
       `backends = [{ name = "app-1", address = "127.0.0.1:${web.port}" }, ` +
-      `{ name = "app-2", address = "127.0.0.1:${closedWeb}" }]`,
+      `{ name = "app-2", address = "127.0.0.1:${closedWeb}" }, { name = "resting", address = "127.0.0.1:${spare.port}" }]`,
       `[[listeners]]\nname = "dead"\nlisten = "127.0.0.1:0"\nhealth = { ${check} }`,
       `backends = [{ name = "gone", address = "127.0.0.1:${closedDead}" }]`,
       `[[listeners]]\nname = "passive"\nlisten = "127.0.0.1:0"\nbalance = "round-robin"\nretries = 1`,
@@ -279,6 +284,8 @@ describe(`Prometheus rules and Grafana dashboard against Sluice on ${runtimeName
       listeners: { name: string; address: string }[];
     };
     const port = (name: string) => Number(stats.listeners.find((l) => l.name === name)!.address.split(":").pop());
+    // An operator's drain: out of service, but no outage (SluiceBackendDown must leave it out).
+    assert.equal((await fetch(`${admin}/api/v1/listeners/web/backends/resting/drain`, { method: "POST" })).status, 200);
 
     // Targets through a file: Prometheus applies discovered targets every 5 s, so it starts first, beside Sluice.
     writeFileSync(targets, JSON.stringify([{ targets: [`127.0.0.1:${adminPort}`, `127.0.0.1:${deadTarget}`] }]));

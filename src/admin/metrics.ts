@@ -6,7 +6,7 @@
  */
 import type { Collector } from "../stats/collector.ts";
 import { CONNECT_FAILURES, DROP_REASONS, type Histogram, REJECT_REASONS } from "../stats/counters.ts";
-import type { StateBook } from "../upstream/state.ts";
+import { SHOWN_STATES, type StateBook } from "../upstream/state.ts";
 import { shownState } from "./views.ts";
 
 type Labels = Record<string, string>;
@@ -54,6 +54,8 @@ export interface ReloadMetrics {
   readonly error: number;
   /** Wall-clock ms of the last successful reload. */
   readonly lastSuccessWall: number | undefined;
+  /** Whether the last reload succeeded (true before any). */
+  readonly lastOk: boolean;
 }
 
 /**
@@ -70,7 +72,7 @@ export function renderMetrics(
   collector: Collector,
   states: StateBook,
   now: number,
-  reloads: ReloadMetrics = { success: 0, error: 0, lastSuccessWall: undefined },
+  reloads: ReloadMetrics = { success: 0, error: 0, lastSuccessWall: undefined, lastOk: true },
 ): string {
   const e = new Exposition();
   const { info } = collector;
@@ -89,6 +91,12 @@ export function renderMetrics(
     "gauge",
     "When the configuration last changed successfully (the start when it never did), since the Unix epoch.",
     [[{}, (reloads.lastSuccessWall ?? collector.startedWall) / 1000]],
+  );
+  e.family(
+    "sluice_config_last_reload_successful",
+    "gauge",
+    "1 when the last reload succeeded (or none was tried), 0 while the configuration in force is older than a failed one.",
+    [[{}, reloads.lastOk ? 1 : 0]],
   );
 
   // A retired entity still draining may share its labels with the one that replaced it; one series per label set.
@@ -144,6 +152,16 @@ export function renderMetrics(
     "gauge",
     "1 when the backend takes new connections, 0 when it is out.",
     backends.map((s) => [b(s), shownState(states, s, now) === "up" ? 1 : 0]),
+  );
+  e.family(
+    "sluice_upstream_state",
+    "gauge",
+    "1 for the backend's state (up, down, ejected, draining, drained, disabled), 0 for the others: tells an operator's " +
+      "drain from a failed check.",
+    backends.flatMap((s) => {
+      const state = shownState(states, s, now);
+      return SHOWN_STATES.map((name) => [{ ...b(s), state: name }, name === state ? 1 : 0] as [Labels, number]);
+    }),
   );
   e.family(
     "sluice_upstream_connections_total",

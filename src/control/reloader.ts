@@ -71,6 +71,8 @@ export interface ReloadCounts {
   error: number;
   /** Wall-clock ms of the last successful reload. */
   lastSuccessWall: number | undefined;
+  /** Whether the last reload succeeded (true before any). */
+  lastOk: boolean;
 }
 
 /** The single writer of the running configuration. */
@@ -84,7 +86,7 @@ export class Reloader {
   private closed = false;
   /** The last reload's outcome. */
   last: ReloadOutcome | undefined;
-  readonly counts: ReloadCounts = { success: 0, error: 0, lastSuccessWall: undefined };
+  readonly counts: ReloadCounts = { success: 0, error: 0, lastSuccessWall: undefined, lastOk: true };
 
   constructor(deps: ReloaderDeps, running: { document?: Document; fileText?: string }) {
     this.deps = deps;
@@ -259,6 +261,7 @@ export class Reloader {
 
   private count(outcome: ReloadOutcome): ReloadOutcome {
     this.last = outcome;
+    this.counts.lastOk = outcome.ok;
     if (outcome.ok) {
       this.counts.success++;
       this.counts.lastSuccessWall = this.deps.clock.wallNow();

@@ -12,7 +12,9 @@ export type Health = "up" | "down";
 /** What an operator asked for. */
 export type AdminState = "enabled" | "disabled" | "draining";
 /** The state shown: the first that holds of disabled, draining/drained, down, ejected, up. */
-export type ShownState = "disabled" | "draining" | "drained" | "down" | "ejected" | "up";
+export type ShownState = (typeof SHOWN_STATES)[number];
+/** Every state a backend is shown in, as `/metrics` lists them. */
+export const SHOWN_STATES = ["up", "down", "ejected", "draining", "drained", "disabled"] as const;
 
 /** A health check's outcome as kept for display. */
 export interface LastCheck {
