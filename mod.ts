@@ -1,5 +1,5 @@
 /**
- * Sluice: an L4 (TCP) proxy and load balancer. Runs unchanged under
+ * Sluice: an L4 (TCP and UDP) proxy and load balancer. Runs unchanged under
  * `deno run -A mod.ts`, `bun run mod.ts` and `node mod.ts` (Node >= 22.18 strips the types).
  *
  * @module

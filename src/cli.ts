@@ -35,7 +35,7 @@ export interface InstanceOptions {
 }
 
 /** The `--help` text. */
-export const USAGE = `Sluice: an L4 (TCP) proxy and load balancer.
+export const USAGE = `Sluice: an L4 (TCP and UDP) proxy and load balancer.
 
 Usage:
   sluice [options] LISTEN BACKEND [BACKEND...]   forward LISTEN to the backends (quick mode)

@@ -117,9 +117,9 @@ export async function main(runtime: Runtime): Promise<number> {
     runtime.host.writeOut(
       `\nSluice demo is running.\n  proxy:   ${url}   (try: curl ${url})\n` +
         (sluice.adminAddress
-          ? `  metrics: http://${formatAddress(sluice.adminAddress)}/metrics\n  API:     http://${
-            formatAddress(sluice.adminAddress)
-          }/api/v1/stats\n`
+          ? `  status:  http://${formatAddress(sluice.adminAddress)}/\n` +
+            `  metrics: http://${formatAddress(sluice.adminAddress)}/metrics\n` +
+            `  API:     http://${formatAddress(sluice.adminAddress)}/api/v1/stats\n`
           : "") +
         `  backends: ${demo.backends.join(", ")}\nPress Ctrl-C to stop.\n\n`,
     );

@@ -181,8 +181,9 @@ export async function startServing(deps: ServingDeps, config: Config, takeover: 
     // Windows) each would fail to bind, so this thread serves alone.
     log.warn("workers.unsupported", {
       workers: config.workers,
-      runtime: runtime.name,
-      reason: "no SO_REUSEPORT here; running one listener thread",
+      runtime: `${runtime.name} ${runtime.version}`,
+      reason: "this runtime cannot share a listening port (SO_REUSEPORT: Node needs 22.12 or later, Deno the net " +
+        "unstable flag); running one listener thread",
     });
     return await serveHere(deps, config);
   }
