@@ -45,12 +45,18 @@ describe("npm package", { skip: runtimeName !== "node" ? "packed and tested once
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  test("the tarball holds the bundle, README and LICENSE, and no sources or tests", () => {
+  test("the tarball holds the bundle, the operator files, README and LICENSE, and no sources or tests", () => {
     assert.deepEqual([...packed].sort(), [
       "LICENSE",
       "README.md",
       "dist/npm/sluice.mjs",
       "dist/npm/worker.mjs",
+      "examples/dns-udp.toml",
+      "examples/grafana/sluice-dashboard.json",
+      "examples/prometheus/sluice-alerts.yml",
+      "examples/redis-hash.toml",
+      "examples/sluice.service",
+      "examples/web-pool.toml",
       "package.json",
     ]);
   });
