@@ -327,6 +327,9 @@ describe("reload from the file", () => {
     assert.ok(await waitFor(() => sluice.reloader.counts.success === 1, 5000), "the watch reloaded the file");
     assert.deepEqual(await answers(port, 2), ["b", "b"]);
     assert.equal(sluice.reloader.last?.source, "file");
+    // What runs is what the file says: /api/v1/stats must not warn that a reload from the file undoes it.
+    assert.equal(sluice.reloader.last?.persisted, true);
+    assert.equal(sluice.reloader.last?.note, undefined);
 
     // The same text again (an editor saving without changes): no reload.
     writeFileSync(path, toml(b.port));

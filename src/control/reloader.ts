@@ -167,16 +167,19 @@ export class Reloader {
   ): Promise<ReloadOutcome> {
     const parsed = parseTomlDocument(text);
     if (!parsed.ok) return this.invalid(source, parsed.issues);
-    const outcome = await this.applyNow(parsed.document, source, how.persist === true, text);
-    return how.persisted && outcome.ok ? { ...outcome, persisted: true, note: undefined } : outcome;
+    return await this.applyNow(parsed.document, source, how.persist === true, text, how.persisted === true);
   }
 
-  /** `text`: the document as written, kept (comments and all) when it is persisted. */
+  /**
+   * `text`: the document as written, kept (comments and all) when it is persisted. `fromFile`: it was read from the
+   * file, so what runs is what the file says, as when it is persisted.
+   */
   private async applyNow(
     document: Document,
     source: ReloadSource,
     persist: boolean,
     text?: string,
+    fromFile = false,
   ): Promise<ReloadOutcome> {
     const { log, file } = this.deps;
     if (persist && !file) return this.fail(source, 409, "started without a configuration file; cannot persist");
@@ -221,13 +224,14 @@ export class Reloader {
       }
     }
     const changes = changesOf(plan);
+    const inFile = persist || fromFile;
     log.info("config.reload", {
       source,
       result: "ok",
       added: changes.added.length,
       removed: changes.removed.length,
       updated: changes.updated.length,
-      persisted: persist || source === "file" || source === "signal",
+      persisted: inFile,
     });
     if (changes.restart_needed.length) {
       log.warn("config.restart_needed", { settings: changes.restart_needed.join(",") });
@@ -238,9 +242,9 @@ export class Reloader {
       source,
       at: this.now(),
       changes,
-      persisted: persist,
+      persisted: inFile,
       ...(backup ? { backup } : {}),
-      ...(persist ? {} : {
+      ...(inFile ? {} : {
         note: file
           ? `not written to ${file.path}: a reload from the file undoes this change (send persist=true to keep it)`
           : "kept in memory only: started without a configuration file, so a restart undoes this change",
