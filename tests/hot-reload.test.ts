@@ -201,6 +201,8 @@ for (const workers of workerCases) {
       cleanups.push(() => echo.close());
       const base: Doc = {
         admin: { enabled: false },
+        // An idle UDP session holds the drain open until this runs out; the default 30 s would slow the suite.
+        drain_timeout: "1s",
         workers,
         listeners: [{ name: "web", listen: "127.0.0.1:0", backends: [backend(a.port)] }],
       };
