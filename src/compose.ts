@@ -107,7 +107,7 @@ export async function startSluice(
       );
       await ensureFree(
         runtime.net,
-        plan.add.filter((l) => l.protocol === "tcp" && !leaving.has(formatAddress(l.listen))),
+        plan.add.filter((l) => !leaving.has(formatAddress(l.listen))),
       );
     }
     await serving.prepare(plan, next);

@@ -74,6 +74,8 @@ async function serveHere(
     sessions,
     exhaustion,
     reusePort,
+    // UDP listeners here share their port too where the runtime can, so that --takeover hands them over as well.
+    reusePortUdp: runtime.net.supportsUdpReusePort,
     total,
     anonymize: config.anonymizeIps,
   });
@@ -174,7 +176,7 @@ export async function startServing(deps: ServingDeps, config: Config, takeover: 
   // (--takeover). Unless this one is taking over, first make sure nobody else holds the addresses.
   const tcp = config.listeners.filter((l) => l.protocol === "tcp");
   const udp = config.listeners.filter((l) => l.protocol === "udp");
-  if (net.supportsReusePort && !takeover) await ensureFree(net, tcp);
+  if (net.supportsReusePort && !takeover) await ensureFree(net, config.listeners);
   if (config.workers <= 1) return await serveHere(deps, config);
   if (!net.supportsReusePort) {
     // Worker threads cannot share one listening socket: without SO_REUSEPORT (Node before 22.12, macOS,

@@ -2,7 +2,8 @@
  * Two instances and one port, through the real entry point: a second
  * instance may not silently join a port that another holds (with any number
  * of worker threads), and `--takeover` hands the port over under a steady
- * stream of new connections without refusing one.
+ * stream of new connections without refusing one, and of new UDP clients
+ * without leaving one unanswered.
  */
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -12,6 +13,7 @@ import { dirname, join } from "node:path";
 import { selectRuntime } from "../src/runtime/select.ts";
 import { exchange, freePort, replyAfterRequest, startServer, type TestServer, waitFor } from "./helpers/net.ts";
 import { runtimeName, type SluiceProcess, startSluice, tempFile } from "./helpers/spawn.ts";
+import { startUdpServer, udpClient } from "./helpers/udp.ts";
 
 const cleanups: (() => unknown)[] = [];
 after(async () => {
@@ -141,4 +143,77 @@ describe(`one port, two instances, on ${runtimeName}`, () => {
     assert.equal(stranger.exitCode, null, "the stranger was not signalled");
     assert.equal(stranger.signalCode, null);
   });
+
+  const canShareUdp = selectRuntime().net.supportsUdpReusePort;
+  test(
+    canShareUdp
+      ? "--takeover leaves no new UDP client unanswered while the old instance drains its sessions"
+      : "--takeover of a UDP port this runtime cannot share fails, and the running instance serves on",
+    async () => {
+      if (!canShare) return;
+      const echo = await startUdpServer((data) => Buffer.concat([Buffer.from("echo "), data]));
+      cleanups.push(() => echo.close());
+      const port = await freePort();
+      // One listener, one thread: the kernel then splits new clients between exactly two sockets during the handover.
+      const config = tempFile(
+        "udp.toml",
+        `drain_timeout = "3s"\n[[listeners]]\nprotocol = "udp"\nlisten = "127.0.0.1:${port}"\n` +
+          `idle_timeout = "2s"\nbackends = [{ address = "127.0.0.1:${echo.port}" }]\n`,
+      );
+      const pidFile = join(dirname(config), "sluice.pid");
+      const args = ["-c", config, "--admin", "off", "--no-watch", "--pid-file", pidFile];
+      const old = spawnSluice(args);
+      await old.waitForLog(/listener\.start/);
+      assert.ok(await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, "utf8").trim() === String(old.pid)));
+      // Without --takeover a second instance may not join the UDP port either (it binds with SO_REUSEPORT too).
+      const intruder = spawnSluice(["-c", config, "--admin", "off", "--no-watch"]);
+      assert.equal(await intruder.exited, 1, intruder.stderr());
+      assert.match(intruder.stderr(), new RegExp(`Cannot listen on 127\\.0\\.0\\.1:${port}: address in use`));
+      // A client that keeps its session on the old instance, so that it drains rather than closing at once.
+      const keeper = await udpClient(port);
+      cleanups.push(() => keeper.close());
+      assert.equal((await keeper.ask("keep"))?.toString(), "echo keep");
+      let keeping = true;
+      const keeperLoop = (async () => {
+        for (let i = 0; i < 100 && keeping; i++) {
+          await keeper.ask("keep", 200);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      })();
+
+      const successor = spawnSluice([...args, "--takeover"]);
+      if (!canShareUdp) {
+        assert.equal(await successor.exited, 1, successor.stderr());
+        assert.match(successor.stderr(), /address in use/);
+        keeping = false;
+        await keeperLoop;
+        assert.equal((await keeper.ask("still"))?.toString(), "echo still", "the old instance serves on");
+        return;
+      }
+      await successor.waitForLog(new RegExp(`takeover\\.signalled pid=${old.pid}`));
+      await old.waitForLog(/shutdown\.drain/);
+      // While the old instance drains, batches of new clients, each with one datagram.
+      let asked = 0;
+      const unanswered: number[] = [];
+      for (let batch = 0; batch < 4 && old.child.exitCode === null; batch++) {
+        const clients = await Promise.all(Array.from({ length: 20 }, () => udpClient(port)));
+        const replies = await Promise.all(clients.map((c, i) => c.ask(`q${batch}-${i}`, 1000)));
+        clients.forEach((c) => c.close());
+        replies.forEach((r, i) => {
+          asked++;
+          if (r?.toString() !== `echo q${batch}-${i}`) unanswered.push(batch * 20 + i);
+        });
+      }
+      keeping = false;
+      await keeperLoop;
+      assert.ok(asked >= 20, `${asked} new clients asked while the old instance drained`);
+      assert.deepEqual(unanswered, [], `${unanswered.length} of ${asked} new UDP clients got no answer`);
+      assert.equal(await old.exited, 0, old.stderr());
+      const later = await udpClient(port);
+      cleanups.push(() => later.close());
+      assert.equal((await later.ask("after", 1000))?.toString(), "echo after", "the successor serves");
+      successor.kill("SIGTERM");
+      assert.equal(await successor.exited, 0);
+    },
+  );
 });

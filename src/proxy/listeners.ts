@@ -61,10 +61,16 @@ export interface BoundListener {
  * `Cannot listen on ...: address in use` when any other socket holds it,
  * which a bind with SO_REUSEPORT would join silently instead.
  */
-export async function ensureFree(net: Pick<NetPort, "listenTcp">, configs: readonly ListenerConfig[]): Promise<void> {
+export async function ensureFree(
+  net: Pick<NetPort, "listenTcp" | "listenUdp">,
+  configs: readonly ListenerConfig[],
+): Promise<void> {
   for (const config of configs) {
     if (config.listen.port === 0) continue;
-    const probe = await net.listenTcp(config.listen, (conn) => conn.abort());
+    // Without SO_REUSEPORT: Linux refuses it when any socket holds the port, shared or not.
+    const probe = config.protocol === "udp"
+      ? await net.listenUdp(config.listen, () => {})
+      : await net.listenTcp(config.listen, (conn) => conn.abort());
     await probe.close();
   }
 }
@@ -165,7 +171,13 @@ export class Listeners {
   async shutdown(drainTimeoutMs: number): Promise<{ drained: number; aborted: number }> {
     const { sessions, log, clock } = this.deps;
     await this.abandon();
-    await this.stopAccepting();
+    // TCP listeners close now (a successor sharing the port takes every new connection); UDP ones take new
+    // clients until they close, since their socket stays open for the replies (see UdpProxy.stopAccepting).
+    await Promise.all(
+      [...this.proxies.values()].map((p) =>
+        p instanceof UdpProxy ? p.stopAccepting({ keepServing: true }) : p.stopAccepting()
+      ),
+    );
     const live = sessions.size;
     if (live > 0) log.info("shutdown.drain", { connections: live, timeout_ms: drainTimeoutMs });
     let timer: unknown;
@@ -184,7 +196,8 @@ export class Listeners {
     await Promise.all(this.udp().map((p) => p.close("shutdown")));
     if (this.sweepTimer !== undefined) clock.clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
-    return { drained: live - aborted, aborted };
+    // Sessions that began during the drain (UDP) may be among those aborted.
+    return { drained: Math.max(0, live - aborted), aborted };
   }
 
   /** Every UDP listener, running or draining. */

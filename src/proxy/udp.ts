@@ -95,10 +95,13 @@ export class UdpProxy {
 
   /**
    * Stops taking new clients. The socket stays open, since replies leave
-   * through it, until {@linkcode close} after the drain.
+   * through it, until {@linkcode close} after the drain. With `keepServing`
+   * (shutdown) it still takes new clients until then: on a shared port
+   * (`--takeover`) the kernel keeps sending part of them to this socket, and
+   * nobody else could answer them.
    */
-  stopAccepting(): Promise<void> {
-    this.accepting = false;
+  stopAccepting(options: { keepServing?: boolean } = {}): Promise<void> {
+    if (!options.keepServing) this.accepting = false;
     if (this.size === 0) return this.close();
     return Promise.resolve();
   }
