@@ -308,7 +308,7 @@ export function sluice(runtime: RuntimeName, workers = 1, root?: { dir: string; 
   return {
     name: workers > 1 ? `${base} ×${workers}` : base,
     // The baseline checkout may predate UDP.
-    protocols: root ? ["tcp"] : ["tcp", "udp"],
+    protocols: root && !existsSync(join(root.dir, "src/proxy/udp.ts")) ? ["tcp"] : ["tcp", "udp"],
     missing: () =>
       !existsSync(runtimes[runtime]("", [])[0])
         ? `${runtime} not installed`
