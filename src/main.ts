@@ -114,13 +114,10 @@ export async function main(runtime: Runtime): Promise<number> {
     const address = sluice.listeners()[0].address;
     const url = `http://${formatAddress(address)}/`;
     demo.startTraffic(url);
+    const admin = sluice.adminAddress && `http://${formatAddress(sluice.adminAddress)}`;
     runtime.host.writeOut(
       `\nSluice demo is running.\n  proxy:   ${url}   (try: curl ${url})\n` +
-        (sluice.adminAddress
-          ? `  status:  http://${formatAddress(sluice.adminAddress)}/\n` +
-            `  metrics: http://${formatAddress(sluice.adminAddress)}/metrics\n` +
-            `  API:     http://${formatAddress(sluice.adminAddress)}/api/v1/stats\n`
-          : "") +
+        (admin ? `  status:  ${admin}/\n  metrics: ${admin}/metrics\n  API:     ${admin}/api/v1/stats\n` : "") +
         `  backends: ${demo.backends.join(", ")}\nPress Ctrl-C to stop.\n\n`,
     );
   }

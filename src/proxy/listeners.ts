@@ -171,13 +171,8 @@ export class Listeners {
   async shutdown(drainTimeoutMs: number): Promise<{ drained: number; aborted: number }> {
     const { sessions, log, clock } = this.deps;
     await this.abandon();
-    // TCP listeners close now (a successor sharing the port takes every new connection); UDP ones take new
-    // clients until they close, since their socket stays open for the replies (see UdpProxy.stopAccepting).
-    await Promise.all(
-      [...this.proxies.values()].map((p) =>
-        p instanceof UdpProxy ? p.stopAccepting({ keepServing: true }) : p.stopAccepting()
-      ),
-    );
+    // UDP listeners still answer new clients until they close (see UdpProxy.stopAccepting).
+    await this.stopAccepting({ keepServing: true });
     const live = sessions.size;
     if (live > 0) log.info("shutdown.drain", { connections: live, timeout_ms: drainTimeoutMs });
     let timer: unknown;
@@ -205,9 +200,9 @@ export class Listeners {
     return [...this.proxies.values(), ...this.draining].filter((p): p is UdpProxy => p instanceof UdpProxy);
   }
 
-  /** Stops listening without touching live sessions. */
-  async stopAccepting(): Promise<void> {
-    await Promise.all([...this.proxies.values()].map((p) => p.stopAccepting()));
+  /** Stops listening without touching live sessions; `keepServing` as for {@linkcode UdpProxy.stopAccepting}. */
+  async stopAccepting(options: { keepServing?: boolean } = {}): Promise<void> {
+    await Promise.all([...this.proxies.values()].map((p) => p.stopAccepting(options)));
   }
 
   /** Binds every listener of `configs` and returns them; on failure closes those bound and throws. */

@@ -87,8 +87,11 @@ export class TcpProxy {
     return this.listener.address;
   }
 
-  /** Stops accepting; live sessions carry on. */
-  async stopAccepting(): Promise<void> {
+  /**
+   * Stops accepting; live sessions carry on. The listening socket closes whether or not `keepServing` (shutdown) is
+   * asked: a successor sharing the port takes every new connection, unlike a UDP socket that replies still need.
+   */
+  async stopAccepting(_options: { keepServing?: boolean } = {}): Promise<void> {
     const listener = this.listener;
     this.listener = undefined;
     await listener?.close();

@@ -14,6 +14,7 @@
  */
 import * as dgram from "node:dgram";
 import * as net from "node:net";
+import { closeSocket } from "./udp.ts";
 
 /** What {@linkcode probeReusePort} found; nothing is shared until it has run. */
 export const reusePort = { tcp: false, udp: false };
@@ -43,20 +44,11 @@ function bindUdp(port: number): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
     const socket = dgram.createSocket({ type: "udp4", reusePort: true });
     socket.once("error", (error) => {
-      closeUdp(socket);
+      closeSocket(socket);
       reject(error);
     });
     socket.bind(port, HOST, () => resolve(socket));
   });
-}
-
-/** Closes `socket` unless it is closed already; calls `done` once it is. */
-function closeUdp(socket: dgram.Socket, done?: () => void): void {
-  try {
-    socket.close(done);
-  } catch {
-    done?.(); // closed already
-  }
 }
 
 async function sharesTcp(): Promise<boolean> {
@@ -81,6 +73,6 @@ async function sharesUdp(): Promise<boolean> {
   } catch {
     return false;
   } finally {
-    await Promise.all(open.map((socket) => new Promise<void>((resolve) => closeUdp(socket, resolve))));
+    await Promise.all(open.map((socket) => new Promise<void>((resolve) => closeSocket(socket, resolve))));
   }
 }

@@ -16,7 +16,7 @@ function socketType(host: string): dgram.SocketType {
 }
 
 /** Closes `socket` unless it is closed already; calls `done` once it is. */
-function closeSocket(socket: dgram.Socket, done?: () => void): void {
+export function closeSocket(socket: dgram.Socket, done?: () => void): void {
   try {
     socket.close(done);
   } catch {
